@@ -1,0 +1,29 @@
+"""jaxloss: differentiable, numerically stable loss functions for JAX.
+
+Core losses take ``(predictions, targets, *, options)``, return per-example
+values and never reduce; :func:`reduce` and :class:`Loss` do the reducing.
+Drop-in twins of Keras 3, ``tf.compat.v1.losses`` and tflearn live in
+:mod:`jaxloss.compat`.
+"""
+
+__version__ = "0.1.0"
+
+# Classification from logits and from probabilities.
+from jaxloss._classification import binary_cross_entropy
+from jaxloss._classification import categorical_cross_entropy
+from jaxloss._classification import poly1_cross_entropy
+from jaxloss._classification import sigmoid_binary_cross_entropy
+from jaxloss._classification import sigmoid_focal_loss
+from jaxloss._classification import softmax_cross_entropy
+from jaxloss._classification import softmax_focal_loss
+from jaxloss._classification import sparse_softmax_cross_entropy
+from jaxloss._classification import weak_cross_entropy_2d
+
+# --- other families: one import per line, added as each module lands ---
+
+# --- large vocabularies ---
+
+# Reductions and wrappers.
+from jaxloss._reduce import REDUCTIONS
+from jaxloss._reduce import reduce
+from jaxloss._wrappers import Loss

@@ -1,0 +1,597 @@
+"""Classification losses: from logits (softmax, sigmoid) and from probabilities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from jaxloss import _checks
+from jaxloss._primitives import (
+    clip_straight_through,
+    log_clipped,
+    log_sigmoid,
+    log_softmax,
+    logsumexp,
+    safe_mul,
+    softmax,
+    softplus,
+)
+
+ArrayLike = Any
+
+
+# --------------------------------------------------------------------------
+# shared plumbing
+# --------------------------------------------------------------------------
+
+
+def _check_smoothing(label_smoothing: Any) -> None:
+    _checks.check_range(label_smoothing, "label_smoothing", 0.0, 1.0)
+
+
+def _is_zero(value: Any) -> bool:
+    """True only for a static zero, so a traced option always takes the general path."""
+    return not isinstance(value, jax.core.Tracer) and jnp.ndim(value) == 0 and float(value) == 0.0
+
+
+def _dense_inputs(logits, labels, axis, where, *, pred_name="logits"):
+    """Validates a ``[..., C]`` prediction and same-shaped labels; moves ``axis`` last."""
+    logits, labels = _checks.floats((logits, pred_name), targets=[(labels, "labels")])
+    ax = _checks.check_axis(logits, axis, pred_name)
+    _checks.check_broadcastable_to(labels, logits.shape, "labels", pred_name)
+    labels = jnp.broadcast_to(labels, logits.shape)
+    mask = _checks.as_mask(where, logits.shape, pred_name)
+    logits = jnp.moveaxis(logits, ax, -1)
+    labels = jnp.moveaxis(labels, ax, -1)
+    if mask is not None:
+        mask = jnp.moveaxis(mask, ax, -1)
+        # First where of the double-where: masked labels may hold nan.
+        labels = jnp.where(mask, labels, 0.0)
+    return logits, labels, mask
+
+
+def _class_count(logits: jax.Array, mask: jax.Array | None) -> jax.Array | int:
+    """Classes taking part per row: all of them, or the unmasked ones."""
+    if mask is None:
+        return logits.shape[-1]
+    return jnp.sum(mask, axis=-1, keepdims=True).astype(logits.dtype)
+
+
+def _smooth_dense(labels, label_smoothing, num_classes, mask):
+    if _is_zero(label_smoothing):
+        return labels
+    k = jnp.maximum(num_classes, 1) if mask is not None else num_classes
+    smoothed = labels * (1.0 - label_smoothing) + label_smoothing / k
+    return smoothed if mask is None else jnp.where(mask, smoothed, 0.0)
+
+
+def _class_vector(value, name: str, num_classes: int, dtype) -> jax.Array:
+    """A scalar or per-class ``[C]`` option (alpha, class_weights)."""
+    value = _checks.as_numeric(value, name).astype(dtype)
+    if value.ndim > 1 or (value.ndim == 1 and value.shape[0] not in (1, num_classes)):
+        raise ValueError(
+            f"`{name}` must be a scalar or have shape ({num_classes},) (one per class), "
+            f"got shape {tuple(value.shape)}."
+        )
+    return value
+
+
+# --------------------------------------------------------------------------
+# softmax family
+# --------------------------------------------------------------------------
+
+
+def softmax_cross_entropy(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    label_smoothing: float = 0.0,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Softmax cross-entropy between logits and label distributions.
+
+    .. math:: \ell = -\sum_c y_c \log \mathrm{softmax}(z)_c
+
+    Labels may be one-hot or soft; with ``label_smoothing`` ``a`` they become
+    ``y * (1 - a) + a / K`` (``K`` the number of classes, or of unmasked
+    classes when ``where`` is given). A class with zero label mass may have a
+    ``-inf`` logit (masked vocabularies, constrained decoding): it contributes
+    0 to the value and the gradient, where ``optax.softmax_cross_entropy``
+    returns ``nan``. A row whose classes are all masked gives 0.
+
+    Args:
+      logits: float array ``[..., C, ...]``.
+      labels: label distributions, broadcastable to ``logits``.
+      axis: the class axis.
+      label_smoothing: in ``[0, 1]``.
+      where: optional boolean mask broadcastable to ``logits``; masked classes
+        are left out of the softmax and of the sum.
+
+    Returns:
+      The loss per example: ``logits`` without ``axis``; float32 for 16-bit
+      inputs.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> logits = jnp.array([[2.0, -jnp.inf, 0.0]])
+      >>> labels = jnp.array([[1.0, 0.0, 0.0]])
+      >>> jaxloss.softmax_cross_entropy(logits, labels)
+      Array([0.12693], dtype=float32)
+    """
+    _check_smoothing(label_smoothing)
+    logits, labels, mask = _dense_inputs(logits, labels, axis, where)
+    labels = _smooth_dense(labels, label_smoothing, _class_count(logits, mask), mask)
+    log_p = log_softmax(logits, -1, where=mask)
+    # 0 * -inf is dropped: a zero-mass class with a -inf logit adds nothing.
+    return -jnp.sum(safe_mul(labels, log_p), axis=-1)
+
+
+def sparse_softmax_cross_entropy(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    label_smoothing: float = 0.0,
+    class_weights: ArrayLike | None = None,
+    ignore_index: int | None = None,
+    z_loss: float = 0.0,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Softmax cross-entropy with integer labels, without building a one-hot.
+
+    With ``lse = logsumexp(z)``, ``w`` the class weights (1 when absent) and
+    ``a`` the label smoothing over ``K`` classes, per example
+
+    .. math:: \ell = (1 - a)\, w_y (\mathrm{lse} - z_y)
+              + \frac{a}{K} \sum_c w_c (\mathrm{lse} - z_c)
+              + \lambda_z\, \mathrm{lse}^2
+
+    which is ``torch.nn.functional.cross_entropy(..., reduction="none")`` with
+    the same ``weight``, ``ignore_index`` and ``label_smoothing``, plus the
+    z-loss of PaLM. An example whose label is ``ignore_index`` gives 0 (value
+    and gradient). A label outside ``[0, C)`` that is not ``ignore_index``
+    gives ``nan`` for that example, never a silent 0; under
+    ``jax.experimental.checkify.checkify(..., errors=checkify.user_checks)``
+    it raises instead. Classes masked by ``where`` (or with a ``-inf`` logit)
+    are left out of the normaliser and of the smoothing sum (``K`` counts the
+    rest); a row with every class masked gives 0.
+
+    16-bit logits are computed in float32 (fused by XLA, no float32 copy of
+    the logits is kept for the backward pass beyond what autodiff needs).
+
+    Args:
+      logits: float array ``[..., C, ...]``.
+      labels: integer array, ``logits.shape`` without ``axis``.
+      axis: the class axis of ``logits``.
+      label_smoothing: in ``[0, 1]``.
+      class_weights: optional ``[C]`` weights (torch's ``weight``).
+      ignore_index: optional label value whose examples give 0.
+      z_loss: coefficient of ``logsumexp(logits) ** 2``, ``>= 0``.
+      where: optional boolean mask broadcastable to ``logits`` (masks classes).
+
+    Returns:
+      The loss per example, shaped like ``labels``.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> logits = jnp.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]])
+      >>> jaxloss.sparse_softmax_cross_entropy(logits, jnp.array([0, -100]), ignore_index=-100)
+      Array([0.41703, 0.     ], dtype=float32)
+    """
+    logits = _checks.as_float(logits, "logits")
+    labels = _checks.as_integer(labels, "labels")
+    ax = _checks.check_axis(logits, axis, "logits")
+    expected = logits.shape[:ax] + logits.shape[ax + 1 :]
+    if tuple(labels.shape) != tuple(expected):
+        raise ValueError(
+            f"`labels` must have the shape of `logits` without axis {axis}, {tuple(expected)}, "
+            f"got {tuple(labels.shape)} (logits shape {tuple(logits.shape)})."
+        )
+    _check_smoothing(label_smoothing)
+    _checks.check_range(z_loss, "z_loss", 0.0)
+    if ignore_index is not None and (
+        isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, jnp.integer))
+    ):
+        raise TypeError(f"`ignore_index` must be an int or None, got {ignore_index!r}.")
+    dtype = _checks.compute_dtype(logits)
+    mask = _checks.as_mask(where, logits.shape, "logits")
+    x = jnp.moveaxis(logits.astype(dtype), ax, -1)
+    num_classes = x.shape[-1]
+    if mask is not None:
+        x = jnp.where(jnp.moveaxis(mask, ax, -1), x, -jnp.inf)
+
+    in_range = (labels >= 0) & (labels < num_classes)
+    ignored = (labels == ignore_index) if ignore_index is not None else jnp.zeros(labels.shape, bool)
+    _checks.check_labels_in_range(labels, num_classes, ~ignored)
+
+    lse = logsumexp(x, -1)
+    row_ok = lse > -jnp.inf  # at least one class is not masked
+    safe_lse = jnp.where(row_ok, lse, 0.0)
+    # The target logit by comparison with an iota: XLA fuses this with the
+    # log-sum-exp pass, and its transpose is elementwise (no scatter).
+    is_target = labels[..., None] == lax.broadcasted_iota(labels.dtype, x.shape, x.ndim - 1)
+    target_logit = jnp.sum(jnp.where(is_target, x, 0.0), axis=-1)
+    nll = safe_lse - target_logit
+
+    if class_weights is not None:
+        cw = _class_vector(class_weights, "class_weights", num_classes, dtype)
+        w_y = jnp.take(jnp.broadcast_to(cw, (num_classes,)), jnp.where(in_range, labels, 0))
+        loss = w_y * nll
+    else:
+        cw = None
+        loss = nll
+    if not _is_zero(label_smoothing):
+        kept = x > -jnp.inf
+        # sum_c w_c (lse - z_c) over kept classes; masked z_c = -inf never
+        # enters the product (double where).
+        gap = jnp.where(kept, safe_lse[..., None] - jnp.where(kept, x, 0.0), 0.0)
+        if cw is not None:
+            gap = gap * cw
+        k = jnp.maximum(jnp.sum(kept, axis=-1), 1).astype(dtype) if mask is not None else num_classes
+        loss = (1.0 - label_smoothing) * loss + label_smoothing * jnp.sum(gap, axis=-1) / k
+    if not _is_zero(z_loss):
+        loss = loss + z_loss * jnp.square(safe_lse)
+
+    keep = row_ok & ~ignored
+    loss = jnp.where(keep, loss, 0.0)
+    return jnp.where(in_range | ignored, loss, jnp.nan)
+
+
+def softmax_focal_loss(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    alpha: ArrayLike | None = None,
+    gamma: float = 2.0,
+    axis: int = -1,
+    label_smoothing: float = 0.0,
+) -> jax.Array:
+    r"""Focal loss over a softmax (Lin et al. 2017), with per-class ``alpha``.
+
+    .. math:: \ell = -\sum_c \alpha_c (1 - p_c)^\gamma\, y_c \log p_c,
+              \quad p = \mathrm{softmax}(z)
+
+    ``(1 - p)^gamma`` is computed as ``exp(gamma * log1mexp(log p))``, so its
+    gradient stays finite when ``p`` rounds to exactly 1 and is exactly 1 when
+    ``gamma == 0`` (plain cross-entropy).
+
+    Args:
+      logits: float array ``[..., C, ...]``.
+      labels: one-hot or soft labels, broadcastable to ``logits``.
+      alpha: ``None`` (1), a scalar or a ``[C]`` array of class weights.
+      gamma: focusing parameter, ``>= 0``.
+      axis: the class axis.
+      label_smoothing: in ``[0, 1]``, as in :func:`softmax_cross_entropy`.
+
+    Returns:
+      The loss per example (``logits`` without ``axis``).
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> logits = jnp.array([[3.0, 0.0, -1.0]])
+      >>> labels = jnp.array([[1.0, 0.0, 0.0]])
+      >>> jaxloss.softmax_focal_loss(logits, labels, gamma=2.0)
+      Array([0.00026784], dtype=float32)
+
+    References:
+      Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017.
+    """
+    _check_smoothing(label_smoothing)
+    _checks.check_range(gamma, "gamma", 0.0)
+    logits, labels, _ = _dense_inputs(logits, labels, axis, None)
+    labels = _smooth_dense(labels, label_smoothing, logits.shape[-1], None)
+    log_p = log_softmax(logits, -1)
+    modulating = jnp.exp(safe_mul(jnp.asarray(gamma, logits.dtype), _log1mexp(log_p)))
+    per_class = modulating * safe_mul(labels, log_p)
+    if alpha is not None:
+        per_class = per_class * _class_vector(alpha, "alpha", logits.shape[-1], logits.dtype)
+    return -jnp.sum(per_class, axis=-1)
+
+
+def _log1mexp(log_p: jax.Array) -> jax.Array:
+    """``log(1 - exp(log_p))`` for ``log_p <= 0``, finite even where ``p == 1``."""
+    # Maechler's split: expm1 near 0, log1p further out. ``log_p`` is held
+    # below -tiny so that p == 1 gives log(tiny) instead of -inf (whose
+    # gradient would meet a zero and make nan).
+    v = jnp.minimum(log_p, -jnp.finfo(log_p.dtype).tiny)
+    near = v > -0.6931472
+    return jnp.where(
+        near,
+        jnp.log(-jnp.expm1(jnp.where(near, v, -1.0))),
+        jnp.log1p(-jnp.exp(jnp.where(near, -1.0, v))),
+    )
+
+
+def poly1_cross_entropy(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    epsilon: float = 1.0,
+    axis: int = -1,
+    label_smoothing: float = 0.0,
+) -> jax.Array:
+    r"""Poly-1 cross-entropy (PolyLoss): cross-entropy plus ``epsilon * (1 - p_t)``.
+
+    .. math:: \ell = \mathrm{CE}(z, y) + \epsilon \sum_c y_c (1 - p_c)
+
+    the form optax's ``poly_loss_cross_entropy`` uses (``p_t = sum(y * p)`` for
+    normalised labels). Labels are smoothed first when ``label_smoothing`` is
+    set. Note optax's default ``epsilon`` is 2.0; the paper's and ours is 1.0.
+
+    Args:
+      logits: float array ``[..., C, ...]``.
+      labels: one-hot or soft labels, broadcastable to ``logits``.
+      epsilon: coefficient of the poly-1 term (may be negative, ``>= -1`` keeps
+        the loss monotone).
+      axis: the class axis.
+      label_smoothing: in ``[0, 1]``.
+
+    Returns:
+      The loss per example (``logits`` without ``axis``).
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.poly1_cross_entropy(jnp.array([[1.0, 0.0]]), jnp.array([[1.0, 0.0]]))
+      Array([0.58220], dtype=float32)
+
+    References:
+      Leng et al., "PolyLoss: A Polynomial Expansion Perspective of
+      Classification Loss Functions", ICLR 2022.
+    """
+    _check_smoothing(label_smoothing)
+    _checks.check_range(epsilon, "epsilon")
+    logits, labels, _ = _dense_inputs(logits, labels, axis, None)
+    labels = _smooth_dense(labels, label_smoothing, logits.shape[-1], None)
+    log_p = log_softmax(logits, -1)
+    cross_entropy = -jnp.sum(safe_mul(labels, log_p), axis=-1)
+    one_minus_pt = jnp.sum(labels * (1.0 - softmax(logits, -1)), axis=-1)
+    return cross_entropy + epsilon * one_minus_pt
+
+
+def weak_cross_entropy_2d(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    epsilon: float = 1e-4,
+    class_weights: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Per-pixel softmax cross-entropy for segmentation (tflearn's weak form).
+
+    .. math:: \ell = -\sum_c h_c\, y_c \log \mathrm{softmax}(z + \epsilon)_c
+
+    ``labels`` are one-hot ``[..., C]``; ``class_weights`` ``h`` (tflearn's
+    ``head``) weight each class. tflearn adds ``epsilon`` to the logits before
+    the softmax, which changes nothing but rounding; it is kept for identical
+    values. Unlike tflearn's ``log(softmax(.))``, ``log_softmax`` keeps the
+    value finite for logits far apart.
+
+    Args:
+      logits: float array ``[..., C]`` (e.g. ``[batch, height, width, C]``).
+      labels: one-hot labels of the same shape (any numeric dtype).
+      epsilon: added to the logits, as in tflearn.
+      class_weights: optional ``[C]`` weights.
+
+    Returns:
+      The loss per pixel, ``logits.shape[:-1]``.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> logits = jnp.zeros((1, 2, 2, 3))
+      >>> labels = jnp.zeros((1, 2, 2, 3)).at[..., 0].set(1.0)
+      >>> jaxloss.weak_cross_entropy_2d(logits, labels).shape
+      (1, 2, 2)
+    """
+    logits, labels, _ = _dense_inputs(logits, labels, -1, None)
+    _checks.check_range(epsilon, "epsilon")
+    log_p = log_softmax(logits + epsilon, -1)
+    weighted = labels
+    if class_weights is not None:
+        weighted = labels * _class_vector(class_weights, "class_weights", logits.shape[-1], logits.dtype)
+    return -jnp.sum(safe_mul(weighted, log_p), axis=-1)
+
+
+# --------------------------------------------------------------------------
+# sigmoid family
+# --------------------------------------------------------------------------
+
+
+def _binary_inputs(logits, labels, label_smoothing, pred_name="logits"):
+    _check_smoothing(label_smoothing)
+    logits, labels = _checks.floats((logits, pred_name), targets=[(labels, "labels")])
+    _checks.check_broadcast(logits, labels, pred_name, "labels")
+    if not _is_zero(label_smoothing):
+        labels = labels * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    return logits, labels
+
+
+def sigmoid_binary_cross_entropy(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    label_smoothing: float = 0.0,
+    pos_weight: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Elementwise sigmoid cross-entropy from logits.
+
+    .. math:: \ell = q\, y\, \mathrm{softplus}(-z) + (1 - y)\, \mathrm{softplus}(z)
+
+    which is ``tf.nn.weighted_cross_entropy_with_logits`` with ``pos_weight``
+    ``q`` (1 when absent) and ``tf.nn.sigmoid_cross_entropy_with_logits``
+    without. Labels are smoothed towards 1/2: ``y * (1 - a) + a / 2``. Logits
+    of ``+-inf`` give 0 or ``inf``, never ``nan``; finite logits of any
+    magnitude give finite values and gradients.
+
+    Args:
+      logits: float array.
+      labels: targets in ``[0, 1]``, broadcastable with ``logits``.
+      label_smoothing: in ``[0, 1]``.
+      pos_weight: optional weight of the positive term, broadcastable.
+
+    Returns:
+      The elementwise loss, the broadcast shape of the inputs.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.sigmoid_binary_cross_entropy(jnp.array([-18.6, 0.51, 2.94, -12.8]),
+      ...                                      jnp.array([0.0, 1.0, 0.0, 0.0]))
+      Array([8.358e-09, 4.703e-01, 2.992e+00, 2.761e-06], dtype=float32)
+    """
+    logits, labels = _binary_inputs(logits, labels, label_smoothing)
+    positive = labels
+    if pos_weight is not None:
+        pos_weight = _checks.as_numeric(pos_weight, "pos_weight").astype(logits.dtype)
+        _checks.check_broadcast(logits, pos_weight, "logits", "pos_weight")
+        positive = labels * pos_weight
+    # softplus(-z) = -log(sigmoid(z)), softplus(z) = -log(1 - sigmoid(z));
+    # safe_mul drops the infinite softplus of a +-inf logit when its label
+    # coefficient is 0, so the value is 0 or inf, not nan.
+    return safe_mul(positive, softplus(-logits)) + safe_mul(1.0 - labels, softplus(logits))
+
+
+def sigmoid_focal_loss(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    alpha: float | None = None,
+    gamma: float = 2.0,
+    label_smoothing: float = 0.0,
+) -> jax.Array:
+    r"""Elementwise sigmoid focal loss (Lin et al. 2017), as optax computes it.
+
+    .. math:: \ell = \alpha_t\, (1 - p_t)^\gamma\, \mathrm{BCE}(z, y),\quad
+              1 - p_t = y\,\sigma(-z) + (1 - y)\,\sigma(z)
+
+    with ``alpha_t = alpha * y + (1 - alpha) * (1 - y)`` when ``alpha`` is
+    given. ``(1 - p_t)^gamma`` is computed in log space from log-sigmoids, so
+    the value and gradient stay finite (and exact) for logits of any
+    magnitude and for ``gamma`` below 1.
+
+    Args:
+      logits: float array.
+      labels: targets in ``[0, 1]``, broadcastable with ``logits``.
+      alpha: optional weight of the positive class in ``[0, 1]``.
+      gamma: focusing parameter, ``>= 0``.
+      label_smoothing: in ``[0, 1]``, towards 1/2.
+
+    Returns:
+      The elementwise loss.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.sigmoid_focal_loss(jnp.array([2.0, -1.0]), jnp.array([1.0, 1.0]), alpha=0.25)
+      Array([0.00045, 0.17547], dtype=float32)
+
+    References:
+      Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017.
+    """
+    _checks.check_range(gamma, "gamma", 0.0)
+    if alpha is not None:
+        _checks.check_range(alpha, "alpha", 0.0, 1.0)
+    logits, labels = _binary_inputs(logits, labels, label_smoothing)
+    ce = safe_mul(labels, softplus(-logits)) + safe_mul(1.0 - labels, softplus(logits))
+    # log(1 - p_t) = logsumexp(log y + log sigma(-z), log(1 - y) + log sigma(z)),
+    # with a -inf term (y == 0 or y == 1) dropped before it can meet a zero.
+    has_pos = labels > 0
+    has_neg = labels < 1
+    log_pos = jnp.where(has_pos, jnp.log(jnp.where(has_pos, labels, 1.0)) + log_sigmoid(-logits), -jnp.inf)
+    log_neg = jnp.where(has_neg, jnp.log(jnp.where(has_neg, 1.0 - labels, 1.0)) + log_sigmoid(logits), -jnp.inf)
+    log_one_minus_pt = logsumexp(jnp.stack([log_pos, log_neg], axis=-1), -1)
+    modulating = jnp.exp(safe_mul(jnp.asarray(gamma, logits.dtype), log_one_minus_pt))
+    loss = safe_mul(modulating, ce)
+    if alpha is not None:
+        loss = (alpha * labels + (1.0 - alpha) * (1.0 - labels)) * loss
+    return loss
+
+
+# --------------------------------------------------------------------------
+# from probabilities (Keras values, gradients that survive the clip)
+# --------------------------------------------------------------------------
+
+
+def categorical_cross_entropy(
+    probs: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    label_smoothing: float = 0.0,
+    epsilon: float = 1e-7,
+) -> jax.Array:
+    r"""Categorical cross-entropy from probabilities, with Keras's values.
+
+    The probabilities are renormalised along ``axis`` and clipped to
+    ``[epsilon, 1 - epsilon]`` exactly as ``keras.losses.categorical_crossentropy``
+    does, so values agree; but where Keras's clip makes the gradient exactly 0
+    (probabilities of exactly 0 or 1, and training stalls), ours is the
+    derivative of the formula at the clipped point: finite and of the right
+    sign. A row of zeros (``sum == 0``) is not renormalised and gives
+    ``-sum(y) * log(epsilon)``, not ``nan``.
+
+    Args:
+      probs: float probabilities ``[..., C, ...]`` (need not sum to 1).
+      labels: one-hot or soft labels, broadcastable to ``probs``.
+      axis: the class axis.
+      label_smoothing: in ``[0, 1]``: ``y * (1 - a) + a / C``.
+      epsilon: the clip, ``0 <= epsilon < 0.5`` (Keras's default 1e-7).
+
+    Returns:
+      The loss per example (``probs`` without ``axis``).
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> y_true = jnp.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+      >>> y_pred = jnp.array([[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]])
+      >>> jaxloss.categorical_cross_entropy(y_pred, y_true)
+      Array([0.05129, 2.30259 ], dtype=float32)
+    """
+    _check_smoothing(label_smoothing)
+    _checks.check_range(epsilon, "epsilon", 0.0, 0.5, high_open=True)
+    probs, labels, _ = _dense_inputs(probs, labels, axis, None, pred_name="probs")
+    labels = _smooth_dense(labels, label_smoothing, probs.shape[-1], None)
+    total = jnp.sum(probs, axis=-1, keepdims=True)
+    probs = probs / jnp.where(total == 0, 1.0, total)
+    return -jnp.sum(labels * log_clipped(probs, epsilon), axis=-1)
+
+
+def binary_cross_entropy(
+    probs: ArrayLike,
+    labels: ArrayLike,
+    *,
+    label_smoothing: float = 0.0,
+    epsilon: float = 1e-7,
+) -> jax.Array:
+    r"""Elementwise binary cross-entropy from probabilities, with Keras's values.
+
+    .. math:: \ell = -y \log \bar p - (1 - y) \log(1 - \bar p),\quad
+              \bar p = \mathrm{clip}(p, \epsilon, 1 - \epsilon)
+
+    The same formula and clip as Keras (so the same values), but the gradient
+    at a clipped probability is the derivative of the formula at the clipped
+    point instead of Keras's exact 0. Labels are smoothed towards 1/2.
+
+    Args:
+      probs: float probabilities.
+      labels: targets in ``[0, 1]``, broadcastable with ``probs``.
+      label_smoothing: in ``[0, 1]``.
+      epsilon: the clip, ``0 <= epsilon < 0.5``.
+
+    Returns:
+      The elementwise loss (Keras's function also means over the last axis;
+      :mod:`jaxloss.compat.keras` does that).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, jaxloss
+      >>> jaxloss.binary_cross_entropy(jnp.array([0.6, 0.4]), jnp.array([0.0, 1.0]))
+      Array([0.91629, 0.91629 ], dtype=float32)
+      >>> jax.grad(lambda p: jaxloss.binary_cross_entropy(p, 1.0))(1.0) != 0
+      Array(True, dtype=bool)
+    """
+    _checks.check_range(epsilon, "epsilon", 0.0, 0.5, high_open=True)
+    probs, labels = _binary_inputs(probs, labels, label_smoothing, pred_name="probs")
+    one = jnp.asarray(1.0, probs.dtype)
+    eps = jnp.asarray(epsilon, probs.dtype)
+    clipped = clip_straight_through(probs, eps, one - eps)
+    return -(labels * jnp.log(clipped) + (1.0 - labels) * jnp.log(1.0 - clipped))
