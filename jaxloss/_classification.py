@@ -211,15 +211,16 @@ def sparse_softmax_cross_entropy(
     lse = logsumexp(x, -1)
     row_ok = lse > -jnp.inf  # at least one class is not masked
     safe_lse = jnp.where(row_ok, lse, 0.0)
-    # The target logit by comparison with an iota: XLA fuses this with the
-    # log-sum-exp pass, and its transpose is elementwise (no scatter).
-    is_target = labels[..., None] == lax.broadcasted_iota(labels.dtype, x.shape, x.ndim - 1)
-    target_logit = jnp.sum(jnp.where(is_target, x, 0.0), axis=-1)
+    # The target logit by a gather of one element per example (its transpose
+    # is an in-place scatter into the gradient): no one-hot, and no [..., C]
+    # temporary, which a select-and-sum would materialise.
+    safe_labels = jnp.where(in_range, labels, 0)
+    target_logit = jnp.take_along_axis(x, safe_labels[..., None], axis=-1, mode="promise_in_bounds")[..., 0]
     nll = safe_lse - target_logit
 
     if class_weights is not None:
         cw = _class_vector(class_weights, "class_weights", num_classes, dtype)
-        w_y = jnp.take(jnp.broadcast_to(cw, (num_classes,)), jnp.where(in_range, labels, 0))
+        w_y = jnp.take(jnp.broadcast_to(cw, (num_classes,)), safe_labels)
         loss = w_y * nll
     else:
         cw = None

@@ -55,9 +55,10 @@ def _lse_jvp(axis, primals, tangents):
 
 
 def _softmax_from_lse(x: jax.Array, lse: jax.Array) -> jax.Array:
-    finite = jnp.isfinite(lse)
-    safe_lse = jnp.where(finite, lse, 0.0)
-    return jnp.where(finite & (x > -jnp.inf), jnp.exp(x - safe_lse), 0.0)
+    # exp(-inf - finite) is already 0; only a row whose lse is itself -inf
+    # (everything masked) needs its lse replaced, which is a per-row select.
+    safe_lse = jnp.where(jnp.isfinite(lse), lse, 0.0)
+    return jnp.exp(x - safe_lse)
 
 
 def _apply_mask(x: jax.Array, where: jax.Array | None) -> jax.Array:
