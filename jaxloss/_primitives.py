@@ -17,11 +17,13 @@ from jax import lax
 
 __all__ = [
     "clip_straight_through",
+    "log_sum_exp_shifted",
     "log_clipped",
     "log_sigmoid",
     "log_softmax",
     "logsumexp",
     "log_cosh",
+    "row_max",
     "safe_mul",
     "softplus",
     "xlogx",
@@ -34,31 +36,42 @@ __all__ = [
 # --------------------------------------------------------------------------
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
-def _lse(x: jax.Array, axis: int) -> jax.Array:
-    # Entries equal to -inf are "masked": they contribute exp(-inf) = 0. A row
-    # that is all -inf has log-sum-exp -inf (an empty sum), never nan.
+def row_max(x: jax.Array, axis: int) -> jax.Array:
+    """The max along ``axis`` (kept), as a constant shift: 0 for an all ``-inf`` row."""
     m = jnp.max(x, axis=axis, keepdims=True)
-    m = lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0.0))
-    s = jnp.sum(jnp.exp(x - m), axis=axis, keepdims=True)
-    return jnp.squeeze(jnp.log(s) + m, axis=axis)
+    return lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0.0))
 
 
-@_lse.defjvp
-def _lse_jvp(axis, primals, tangents):
-    # d lse = sum(softmax * dx). softmax is taken as 0 on -inf entries and on
-    # rows whose lse is -inf (jax#6811 gives nan there), so no 0 * inf appears.
-    (x,), (dx,) = primals, tangents
-    out = _lse(x, axis)
-    p = _softmax_from_lse(x, jnp.expand_dims(out, axis))
-    return out, jnp.sum(p * dx, axis=axis)
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def log_sum_exp_shifted(x: jax.Array, shift: jax.Array, axis: int) -> jax.Array:
+    """``log(sum(exp(x - shift)))`` along ``axis`` (kept), for a row-constant ``shift``.
+
+    With ``shift = row_max(x)`` every term is at most 1, so nothing overflows;
+    and callers that need ``x - logsumexp(x)`` compute ``(x - shift) -
+    log_sum_exp_shifted(...)``, which keeps the precision that
+    ``x - (shift + log s)`` would lose to cancellation when one logit
+    dominates. ``-inf`` entries are "masked": they add exp(-inf) = 0. A row
+    that is all ``-inf`` gives ``-inf`` (an empty sum), never ``nan``.
+    """
+    return jnp.log(jnp.sum(jnp.exp(x - shift), axis=axis, keepdims=True))
 
 
-def _softmax_from_lse(x: jax.Array, lse: jax.Array) -> jax.Array:
-    # exp(-inf - finite) is already 0; only a row whose lse is itself -inf
-    # (everything masked) needs its lse replaced, which is a per-row select.
-    safe_lse = jnp.where(jnp.isfinite(lse), lse, 0.0)
-    return jnp.exp(x - safe_lse)
+@log_sum_exp_shifted.defjvp
+def _log_sum_exp_shifted_jvp(axis, primals, tangents):
+    # d = sum(softmax * (dx - dshift)). softmax is exp(x - shift - out), 0 on
+    # -inf entries; a row whose out is -inf gets a zero softmax instead of the
+    # nan that autodiff gives there (jax#6811).
+    x, shift = primals
+    dx, dshift = tangents
+    out = log_sum_exp_shifted(x, shift, axis)
+    p = _softmax_shifted(x, shift, out)
+    return out, jnp.sum(p * (dx - dshift), axis=axis, keepdims=True)
+
+
+def _softmax_shifted(x: jax.Array, shift: jax.Array, log_s: jax.Array) -> jax.Array:
+    # exp(-inf - finite) is already 0; only a row whose log-sum is -inf
+    # (everything masked) needs it replaced, which is a per-row select.
+    return jnp.exp((x - shift) - jnp.where(jnp.isfinite(log_s), log_s, 0.0))
 
 
 def _apply_mask(x: jax.Array, where: jax.Array | None) -> jax.Array:
@@ -79,26 +92,31 @@ def logsumexp(
     sum. A row with nothing left gives ``-inf`` and a zero gradient (not
     ``nan``).
     """
-    out = _lse(_apply_mask(x, where), axis)
-    return jnp.expand_dims(out, axis) if keepdims else out
+    x = _apply_mask(x, where)
+    shift = row_max(x, axis)
+    out = shift + log_sum_exp_shifted(x, shift, axis)
+    return out if keepdims else jnp.squeeze(out, axis=axis)
 
 
 def log_softmax(x: jax.Array, axis: int = -1, *, where: jax.Array | None = None) -> jax.Array:
     """``x - logsumexp(x)`` along ``axis``; masked entries give ``-inf``.
 
-    A fully masked row gives ``-inf`` everywhere with zero gradients.
+    Computed as ``(x - max) - log(sum(exp(x - max)))`` so that a dominant
+    logit keeps full precision. A fully masked row gives ``-inf`` everywhere
+    with zero gradients.
     """
     x = _apply_mask(x, where)
-    lse = logsumexp(x, axis, keepdims=True)
-    safe_lse = jnp.where(jnp.isfinite(lse), lse, 0.0)
-    return jnp.where(x > -jnp.inf, x - safe_lse, -jnp.inf)
+    shift = row_max(x, axis)
+    log_s = log_sum_exp_shifted(x, shift, axis)
+    safe_log_s = jnp.where(jnp.isfinite(log_s), log_s, 0.0)
+    return jnp.where(x > -jnp.inf, (x - shift) - safe_log_s, -jnp.inf)
 
 
 def softmax(x: jax.Array, axis: int = -1, *, where: jax.Array | None = None) -> jax.Array:
     """Softmax along ``axis``; masked entries and empty rows give 0."""
     x = _apply_mask(x, where)
-    lse = logsumexp(x, axis, keepdims=True)
-    return _softmax_from_lse(x, lse)
+    shift = row_max(x, axis)
+    return _softmax_shifted(x, shift, log_sum_exp_shifted(x, shift, axis))
 
 
 # --------------------------------------------------------------------------
@@ -133,7 +151,9 @@ def _xlogy_jvp(primals, tangents):
     pos = y > 0
     log_y = jnp.log(jnp.where(pos, y, 1.0))
     d_x = jnp.where(pos, log_y, 0.0)
-    d_y = jnp.where(x == 0, 0.0, x / jnp.where(x == 0, 1.0, y))
+    # x / y written so that its own derivative in x (1 / y) survives at x == 0;
+    # only the 0 / 0 corner is guarded.
+    d_y = x / jnp.where((x == 0) & (y == 0), 1.0, y)
     return out, d_x * dx + d_y * dy
 
 
