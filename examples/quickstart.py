@@ -37,7 +37,8 @@ def make_spirals(n_per_class: int, classes: int = 3, noise: float = 0.15, seed: 
 
 def init_mlp(key, sizes):
     params = []
-    for k, (fan_in, fan_out) in zip(jax.random.split(key, len(sizes) - 1), zip(sizes[:-1], sizes[1:])):
+    keys = jax.random.split(key, len(sizes) - 1)
+    for k, fan_in, fan_out in zip(keys, sizes[:-1], sizes[1:], strict=True):
         params.append({"w": jax.random.normal(k, (fan_in, fan_out)) * jnp.sqrt(2.0 / fan_in),
                        "b": jnp.zeros(fan_out)})
     return params

@@ -20,8 +20,22 @@ from jaxloss._classification import sparse_softmax_cross_entropy
 from jaxloss._classification import weak_cross_entropy_2d
 
 # --- other families: one import per line, added as each module lands ---
+from jaxloss._distributions import kl_divergence
+from jaxloss._distributions import poisson_nll
+from jaxloss._margin import categorical_hinge
+from jaxloss._margin import hinge
+from jaxloss._margin import multiclass_hinge
+from jaxloss._margin import squared_hinge
+from jaxloss._metric import contrastive
+from jaxloss._ranking import wmw_auc_loss
+from jaxloss._regression import absolute_error
+from jaxloss._regression import cosine_distance
+from jaxloss._regression import huber
+from jaxloss._regression import log_cosh
+from jaxloss._regression import squared_error
 
 # --- large vocabularies ---
+from jaxloss._fused import fused_linear_cross_entropy
 
 # Reductions and wrappers.
 from jaxloss._reduce import REDUCTIONS
