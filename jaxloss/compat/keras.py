@@ -1,0 +1,699 @@
+"""Drop-in twins of Keras 3's ``keras.losses``, order ``(y_true, y_pred)``.
+
+The classes take Keras's constructor arguments (``from_logits``,
+``label_smoothing``, ``axis``, ``ignore_class``, ``reduction``, ``name``,
+``dtype``), are called ``loss(y_true, y_pred, sample_weight=None)`` and
+return what Keras 3 returns, including its rules for the shape of
+``sample_weight``, its reductions and the mask that ``ignore_class`` puts on
+the per-sample loss. The functions return Keras's per-sample losses. So a
+port changes only the import::
+
+    # from keras import losses
+    from jaxloss.compat import keras as losses
+
+The twins hold no math of their own: they map arguments onto the core
+functions of :mod:`jaxloss` (``binary_cross_entropy``,
+``sigmoid_binary_cross_entropy``, ``categorical_cross_entropy``,
+``softmax_cross_entropy``, ``sparse_softmax_cross_entropy``,
+``poisson_nll``, ``kl_divergence``) and :func:`jaxloss.reduce`, and do
+Keras's argument plumbing (casting, shape rules, its mean over ``axis``,
+its clip of the inputs of ``kl_divergence``). Values agree with Keras (float32,
+relative error about 1e-6); where they differ it is on purpose:
+
+* Probabilities clipped to ``[1e-7, 1 - 1e-7]`` (``from_logits=False``) and
+  the inputs of ``kl_divergence`` clipped to ``[1e-7, 1]`` keep a gradient:
+  the derivative of the formula at the clipped point. Keras's gradient there
+  is exactly 0 (a prediction of exactly 0 or 1 stops learning).
+* An integer label outside ``[0, num_classes)`` that is not ``ignore_class``
+  gives ``nan`` for its example (Keras: a silent 0), for both values of
+  ``from_logits``; ``jax.experimental.checkify`` with ``user_checks`` turns
+  it into an error.
+* A zero ``sample_weight`` drops its example even when its loss is ``inf`` or
+  ``nan`` (Keras: ``0 * inf = nan``); a row of probabilities that are all 0
+  gives ``-sum(y) * log(1e-7)`` (Keras: ``nan``); a ``-inf`` logit with zero
+  label mass adds 0 (Keras: ``nan``).
+* The classes cast their inputs to ``dtype`` (float32 by default) as Keras
+  does; 16-bit inputs (to a function, or with a 16-bit ``dtype``) are
+  computed in float32 and give float32, where Keras computes in 16 bits.
+* ``label_smoothing`` outside ``[0, 1]`` raises ``ValueError`` (Keras
+  accepts it silently).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxloss
+from jaxloss import _checks
+from jaxloss._primitives import clip_straight_through
+
+__all__ = [
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "KLDivergence",
+    "Poisson",
+    "SparseCategoricalCrossentropy",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "kl_divergence",
+    "poisson",
+    "sparse_categorical_crossentropy",
+]
+
+ArrayLike = Any
+
+# keras.backend.epsilon()
+_EPSILON = 1e-7
+# keras.src.losses.loss.standardize_reduction
+_REDUCTIONS = ("sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sample_weight")
+# Stands for an ignored label inside the sparse twin; no class index can equal it.
+_IGNORED = int(np.iinfo(np.int32).min)
+
+
+# --------------------------------------------------------------------------
+# Keras's argument plumbing (shapes, dtypes, reductions)
+# --------------------------------------------------------------------------
+
+
+def _standardize_reduction(reduction: Any) -> Any:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(
+            "Invalid value for argument `reduction`. Expected one of "
+            f"{set(_REDUCTIONS)}. Received: reduction={reduction!r}"
+        )
+    return reduction
+
+
+def _compute_dtype(dtype: Any) -> str:
+    """Keras's ``dtype`` argument: a dtype name or a DTypePolicy (its compute dtype)."""
+    if dtype is None:
+        return "float32"  # keras.backend.floatx()
+    if hasattr(dtype, "compute_dtype"):
+        return str(dtype.compute_dtype)
+    if isinstance(dtype, str) and dtype.startswith("mixed_"):
+        return dtype[len("mixed_") :]
+    return jnp.dtype(dtype).name
+
+
+def _snake_case(name: str) -> str:
+    # keras.src.utils.naming.to_snake_case
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _as_pred(y_pred: ArrayLike) -> jax.Array:
+    """``ops.convert_to_tensor(y_pred)``; a non-float input becomes float32 (floatx)."""
+    y_pred = jnp.asarray(y_pred)
+    if not jnp.issubdtype(y_pred.dtype, jnp.floating):
+        y_pred = y_pred.astype(jnp.float32)
+    return y_pred
+
+
+def _squeeze_or_expand(x1: jax.Array, x2: jax.Array, expand_rank_1: bool = True):
+    """keras.src.losses.loss.squeeze_or_expand_to_same_rank: fixes a rank off by one."""
+    r1, r2 = x1.ndim, x2.ndim
+    if r1 == r2 + 1 and x1.shape[-1] == 1:
+        if r2 == 1 and expand_rank_1:
+            x2 = jnp.expand_dims(x2, -1)
+        else:
+            x1 = jnp.squeeze(x1, -1)
+    if r2 == r1 + 1 and x2.shape[-1] == 1:
+        if r1 == 1 and expand_rank_1:
+            x1 = jnp.expand_dims(x1, -1)
+        else:
+            x2 = jnp.squeeze(x2, -1)
+    return x1, x2
+
+
+def _broadcast_shape(a: jax.Array, b: jax.Array, name_a: str, name_b: str) -> tuple[int, ...]:
+    try:
+        return tuple(np.broadcast_shapes(tuple(a.shape), tuple(b.shape)))
+    except ValueError:
+        raise ValueError(
+            f"`{name_a}` of shape {tuple(a.shape)} and `{name_b}` of shape {tuple(b.shape)} do not "
+            "broadcast together (Keras multiplies them with numpy broadcasting, aligned on the "
+            "last axis, after squeezing or expanding a last axis of size 1)."
+        ) from None
+
+
+def _reduce_weighted(values, sample_weight, mask, reduction, dtype):
+    """keras.src.losses.loss.reduce_weighted_values, on :func:`jaxloss.reduce`.
+
+    Keras merges the mask into the sample weights and then multiplies them into
+    the per-sample losses, with its own shape rules; this follows the same
+    shape steps and hands the weights and the mask to :func:`jaxloss.reduce`.
+    Keras's ``"sum_over_batch_size"`` with a mask scales valid weights by
+    ``total / valid`` and divides by the size of the weighted losses, which is
+    ``sum(loss * w) / (number of unmasked entries)``: ``reduce``'s ``"mean"``
+    with ``where``.
+    """
+    values = jnp.asarray(values, dtype)
+    sw = None if sample_weight is None else jnp.asarray(sample_weight, dtype)
+    where = None if mask is None else jnp.asarray(mask, bool)
+    if where is not None and sw is not None:
+        # apply_mask: mask and weights are brought to a common rank and multiplied.
+        where, sw = _squeeze_or_expand(where, sw)
+        shape = _broadcast_shape(where, sw, "mask", "sample_weight")
+        where, sw = jnp.broadcast_to(where, shape), jnp.broadcast_to(sw, shape)
+    # The merged weights (Keras's `sample_weight` after apply_mask).
+    merged = sw if sw is not None else where
+    if merged is None:
+        weighted_shape = values.shape
+        merged_size = values.size
+    else:
+        merged_size = merged.size
+        values, merged_sq = _squeeze_or_expand(values, merged)
+        if sw is not None:
+            sw = sw.reshape(merged_sq.shape)
+        if where is not None:
+            where = where.reshape(merged_sq.shape)
+        weighted_shape = _broadcast_shape(values, merged_sq, "losses", "sample_weight")
+        values = jnp.broadcast_to(values, weighted_shape)
+
+    if reduction is None or reduction == "none" or weighted_shape in ((), (0,)):
+        # Keras returns the weighted losses unreduced for a scalar or empty loss.
+        return jaxloss.reduce(values, sw, reduction="none", where=where)
+    if reduction == "sum":
+        return jaxloss.reduce(values, sw, reduction="sum", where=where)
+    if reduction in ("sum_over_batch_size", "mean") or merged is None:
+        return jaxloss.reduce(values, sw, reduction="mean", where=where)
+    # "mean_with_sample_weight": Keras divides by the sum of its merged weights
+    # before they are broadcast against the losses; `reduce` divides by the sum
+    # of the broadcast weights, larger by the (static) broadcast factor.
+    out = jaxloss.reduce(values, sw, reduction="weighted_mean", where=where)
+    factor = values.size / merged_size if merged_size else 1.0
+    return out if factor == 1.0 else out * jnp.asarray(factor, out.dtype)
+
+
+class _KerasLoss:
+    """keras.losses.Loss / LossFunctionWrapper, on the functions of this module."""
+
+    fn = None
+
+    def __init__(self, name: str | None, reduction: Any, dtype: Any):
+        self.name = name or _snake_case(type(self).__name__)
+        self.reduction = _standardize_reduction(reduction)
+        self._dtype_arg = dtype
+        self._dtype = _compute_dtype(dtype)
+
+    @property
+    def dtype(self) -> str:
+        return self._dtype
+
+    def _fn_kwargs(self) -> dict[str, Any]:
+        return {}
+
+    def _losses(self, y_true, y_pred):
+        """The per-sample losses and the mask Keras sets on them (or None)."""
+        y_true, y_pred = _squeeze_or_expand(y_true, y_pred)
+        return type(self).fn(y_true, y_pred, **self._fn_kwargs()), None
+
+    def __call__(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None):
+        y_pred = jnp.asarray(y_pred, self._dtype)
+        y_true = jnp.asarray(y_true, self._dtype)
+        losses, mask = self._losses(y_true, y_pred)
+        return _reduce_weighted(losses, sample_weight, mask, self.reduction, self._dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+# --------------------------------------------------------------------------
+# functions
+# --------------------------------------------------------------------------
+
+
+def binary_crossentropy(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+) -> jax.Array:
+    """Binary cross-entropy averaged over ``axis``, as ``keras.losses.binary_crossentropy``.
+
+    ``mean(bce(y_true, y_pred), axis)`` with the elementwise loss of
+    :func:`jaxloss.sigmoid_binary_cross_entropy` (``from_logits=True``) or
+    :func:`jaxloss.binary_cross_entropy` (probabilities clipped to
+    ``[1e-7, 1 - 1e-7]``, whose gradient survives the clip). Labels are
+    smoothed towards 1/2.
+
+    Args:
+      y_true: targets in ``[0, 1]``, the shape of ``y_pred``.
+      y_pred: probabilities, or logits when ``from_logits``.
+      from_logits: whether ``y_pred`` holds logits.
+      label_smoothing: in ``[0, 1]``: ``y * (1 - a) + a / 2``.
+      axis: the axis the mean is taken over.
+
+    Returns:
+      The loss per sample, ``y_pred`` without ``axis``.
+
+    Raises:
+      ValueError: if ``y_true`` and ``y_pred`` differ in shape (as Keras).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.binary_crossentropy([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]])
+      Array([0.916, 0.714 ], dtype=float32)
+    """
+    y_pred = _as_pred(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            "Arguments `target` and `output` must have the same shape. "
+            f"Received: target.shape={y_true.shape}, output.shape={y_pred.shape}"
+        )
+    core = jaxloss.sigmoid_binary_cross_entropy if from_logits else jaxloss.binary_cross_entropy
+    return jnp.mean(core(y_pred, y_true, label_smoothing=label_smoothing), axis=axis)
+
+
+def categorical_crossentropy(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+) -> jax.Array:
+    """Categorical cross-entropy, as ``keras.losses.categorical_crossentropy``.
+
+    :func:`jaxloss.softmax_cross_entropy` from logits, or
+    :func:`jaxloss.categorical_cross_entropy` from probabilities (renormalised
+    along ``axis`` and clipped to ``[1e-7, 1 - 1e-7]`` like Keras, with a
+    gradient that survives the clip). Like Keras, ``label_smoothing`` ``a``
+    gives ``y * (1 - a) + a / K`` with ``K`` the size of the *last* axis of
+    ``y_true``, whatever ``axis`` is.
+
+    Args:
+      y_true: one-hot or soft labels, the shape of ``y_pred``.
+      y_pred: probabilities, or logits when ``from_logits``.
+      from_logits: whether ``y_pred`` holds logits.
+      label_smoothing: in ``[0, 1]``.
+      axis: the class axis.
+
+    Returns:
+      The loss per sample, ``y_pred`` without ``axis``.
+
+    Raises:
+      ValueError: if the shapes differ, ``y_pred`` is a scalar or ``axis`` is a
+        bool (as Keras).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> y_true = [[0, 1, 0], [0, 0, 1]]
+      >>> y_pred = [[0.05, 0.95, 0], [0.1, 0.8, 0.1]]
+      >>> losses.categorical_crossentropy(y_true, y_pred)
+      Array([0.0513, 2.303 ], dtype=float32)
+    """
+    if isinstance(axis, bool):
+        raise ValueError(f"`axis` must be of type `int`. Received: axis={axis} of type {type(axis)}")
+    y_pred = _as_pred(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            "Arguments `target` and `output` must have the same shape. "
+            f"Received: target.shape={y_true.shape}, output.shape={y_pred.shape}"
+        )
+    if y_pred.ndim < 1:
+        raise ValueError(
+            "Arguments `target` and `output` must be at least rank 1. "
+            f"Received: target.shape={y_true.shape}, output.shape={y_pred.shape}"
+        )
+    if y_pred.shape[-1] == 1:
+        warnings.warn(
+            "In loss categorical_crossentropy, expected y_pred.shape to be (batch_size, num_classes) "
+            f"with num_classes > 1. Received: y_pred.shape={y_pred.shape}. "
+            "Consider using 'binary_crossentropy' if you only have 2 classes.",
+            SyntaxWarning,
+            stacklevel=2,
+        )
+    ax = _checks.check_axis(y_pred, axis, "y_pred")
+    if y_pred.shape[ax] != y_pred.shape[-1] and not _is_static_zero(label_smoothing):
+        # Keras smooths with the size of the last axis even when `axis` is another
+        # one: label conversion, then no smoothing in the core.
+        _checks.check_range(label_smoothing, "label_smoothing", 0.0, 1.0)
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_pred.shape[-1]
+        label_smoothing = 0.0
+    core = jaxloss.softmax_cross_entropy if from_logits else jaxloss.categorical_cross_entropy
+    return core(y_pred, y_true, axis=ax, label_smoothing=label_smoothing)
+
+
+def _is_static_zero(value: Any) -> bool:
+    return not isinstance(value, jax.core.Tracer) and not np.any(np.asarray(value))
+
+
+def _sparse_losses(y_true, y_pred, from_logits, ignore_class, axis):
+    """keras.losses.sparse_categorical_crossentropy: the losses and the valid mask."""
+    y_pred = _as_pred(y_pred)
+    y_true = jnp.asarray(y_true)
+    if y_pred.ndim < 1:
+        raise ValueError(f"Argument `output` must be at least rank 1. Received: output.shape={y_pred.shape}")
+    ax = _checks.check_axis(y_pred, axis, "y_pred")
+    if y_true.ndim == y_pred.ndim and y_true.shape[ax] == 1:
+        y_true = jnp.squeeze(y_true, ax)
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = jnp.squeeze(y_true, -1)
+    if y_true.shape != y_pred.shape[:-1]:
+        raise ValueError(
+            "Arguments `target` and `output` must have the same shape up until the last dimension: "
+            f"target.shape={y_true.shape}, output.shape={y_pred.shape}"
+        )
+    if len(set(y_pred.shape[ax:])) > 1:
+        # Keras checks the labels against y_pred.shape[:-1] but puts the one-hot
+        # on `axis`; the two agree only when the trailing sizes are equal.
+        raise ValueError(
+            f"With axis={axis}, Keras needs y_pred.shape[{ax}:] to be equal sizes so that labels "
+            f"of shape y_pred.shape[:-1] line up with the class axis. Received: "
+            f"target.shape={y_true.shape}, output.shape={y_pred.shape}"
+        )
+    # Keras casts the labels to int32 (truncating float labels).
+    labels = y_true if jnp.issubdtype(y_true.dtype, jnp.integer) else y_true.astype(jnp.int32)
+    valid = None
+    if ignore_class is not None:
+        # Keras compares the labels before the cast with ignore_class cast to y_pred's dtype.
+        valid = y_true != jnp.asarray(ignore_class, y_pred.dtype)
+        labels = jnp.where(valid, labels, _IGNORED)
+    if from_logits:
+        losses = jaxloss.sparse_softmax_cross_entropy(
+            y_pred, labels, axis=ax, ignore_index=None if valid is None else _IGNORED
+        )
+        return losses, valid
+    # From probabilities Keras renormalises, clips and takes a one-hot: label
+    # conversion here, the math in the core. An ignored label becomes a row of
+    # zeros (loss exactly 0); a label outside [0, K) becomes a row of nan, so its
+    # example is nan as with from_logits=True (Keras: a silent 0).
+    num_classes = y_pred.shape[ax]
+    kept = jnp.ones(labels.shape, bool) if valid is None else valid
+    _checks.check_labels_in_range(labels, num_classes, kept)
+    out_of_range = kept & ((labels < 0) | (labels >= num_classes))
+    one_hot = jax.nn.one_hot(labels, num_classes, dtype=y_pred.dtype, axis=ax)
+    one_hot = jnp.where(jnp.expand_dims(out_of_range, ax), jnp.nan, one_hot)
+    return jaxloss.categorical_cross_entropy(y_pred, one_hot, axis=ax), valid
+
+
+def sparse_categorical_crossentropy(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    from_logits: bool = False,
+    ignore_class: int | None = None,
+    axis: int = -1,
+) -> jax.Array:
+    """Cross-entropy with integer labels, as ``keras.losses.sparse_categorical_crossentropy``.
+
+    From logits this is :func:`jaxloss.sparse_softmax_cross_entropy` (no
+    one-hot). From probabilities Keras renormalises, clips to
+    ``[1e-7, 1 - 1e-7]`` and takes a one-hot: the twin builds the one-hot and
+    calls :func:`jaxloss.categorical_cross_entropy`, whose gradient survives the
+    clip. Examples whose label is ``ignore_class`` give 0. A label outside
+    ``[0, num_classes)`` gives ``nan`` for its example, where Keras gives a
+    silent 0.
+
+    Args:
+      y_true: integer labels (float labels are truncated, as Keras does), the
+        shape of ``y_pred`` without the class axis (a trailing axis of size 1
+        is squeezed).
+      y_pred: probabilities, or logits when ``from_logits``.
+      from_logits: whether ``y_pred`` holds logits.
+      ignore_class: optional label whose examples give 0.
+      axis: the class axis.
+
+    Returns:
+      The loss per sample, ``y_pred`` without ``axis``.
+
+    Raises:
+      ValueError: if the label shape does not match ``y_pred`` (as Keras).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.sparse_categorical_crossentropy([1, 2], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]])
+      Array([0.0513, 2.303 ], dtype=float32)
+      >>> losses.sparse_categorical_crossentropy([1, 3], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]])
+      Array([0.0513, nan], dtype=float32)
+    """
+    return _sparse_losses(y_true, y_pred, from_logits, ignore_class, axis)[0]
+
+
+def poisson(y_true: ArrayLike, y_pred: ArrayLike) -> jax.Array:
+    """Poisson loss averaged over the last axis, as ``keras.losses.poisson``.
+
+    ``mean(y_pred - y_true * log(y_pred + 1e-7), axis=-1)``:
+    :func:`jaxloss.poisson_nll` with ``log_input=False`` and Keras's epsilon.
+
+    Args:
+      y_true: observed counts, broadcastable with ``y_pred``.
+      y_pred: predicted rates (``>= 0``).
+
+    Returns:
+      The loss per sample, the inputs without their last axis.
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.poisson([[1.0, 0.0], [2.0, 1.0]], [[1.0, 0.5], [1.0, 2.0]])
+      Array([0.75, 1.1534 ], dtype=float32)
+    """
+    y_pred = _as_pred(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    losses = jaxloss.poisson_nll(y_pred, y_true, log_input=False, epsilon=_EPSILON)
+    return jnp.mean(losses, axis=-1)
+
+
+def kl_divergence(y_true: ArrayLike, y_pred: ArrayLike) -> jax.Array:
+    """Kullback-Leibler divergence over the last axis, as ``keras.losses.kl_divergence``.
+
+    ``sum(t * log(t / p), axis=-1)`` with ``t`` and ``p`` clipped to
+    ``[1e-7, 1]`` as Keras does (so a zero target still adds
+    ``1e-7 * log(1e-7 / p)``): :func:`jaxloss.kl_divergence` on the clipped
+    inputs. The clip passes gradients straight through, so a prediction of
+    exactly 0 still gets a (large, finite) gradient where Keras's is 0.
+
+    Args:
+      y_true: target distributions, broadcastable with ``y_pred``.
+      y_pred: predicted distributions.
+
+    Returns:
+      The divergence per sample, the inputs without their last axis.
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.kl_divergence([[0.5, 0.5], [1.0, 0.0]], [[0.25, 0.75], [0.5, 0.5]])
+      Array([0.1438, 0.6931], dtype=float32)
+    """
+    y_pred = _as_pred(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    shape = _broadcast_shape(y_true, y_pred, "y_true", "y_pred")
+    y_true, y_pred = jnp.broadcast_to(y_true, shape), jnp.broadcast_to(y_pred, shape)
+    eps = jnp.asarray(_EPSILON, y_pred.dtype)
+    one = jnp.asarray(1.0, y_pred.dtype)
+    t = clip_straight_through(y_true, eps, one)
+    p = clip_straight_through(y_pred, eps, one)
+    # The core takes log-probabilities.
+    return jaxloss.kl_divergence(jnp.log(p), t, axis=-1)
+
+
+# --------------------------------------------------------------------------
+# classes
+# --------------------------------------------------------------------------
+
+
+class BinaryCrossentropy(_KerasLoss):
+    """Binary cross-entropy, as ``keras.losses.BinaryCrossentropy``.
+
+    The per-sample loss is :func:`binary_crossentropy` (the mean over
+    ``axis``), then Keras's sample weighting and reduction.
+
+    Args:
+      from_logits: whether ``y_pred`` holds logits (else probabilities).
+      label_smoothing: in ``[0, 1]``, towards 1/2.
+      axis: the axis the mean is taken over.
+      reduction: ``"sum_over_batch_size"`` (or ``"mean"``: the sum divided by
+        the number of weighted per-sample losses), ``"sum"``,
+        ``"mean_with_sample_weight"`` (divided by the sum of the weights),
+        ``"none"`` or ``None``.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> bce = losses.BinaryCrossentropy(from_logits=True)
+      >>> y_true, y_pred = [[0, 1], [0, 0]], [[-18.6, 0.51], [2.94, -12.8]]
+      >>> bce(y_true, y_pred)
+      Array(0.865, dtype=float32)
+      >>> bce(y_true, y_pred, sample_weight=[0.8, 0.2])
+      Array(0.243, dtype=float32)
+    """
+
+    fn = staticmethod(binary_crossentropy)
+
+    def __init__(
+        self,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = "binary_crossentropy",
+        dtype: Any = None,
+    ):
+        super().__init__(name, reduction, dtype)
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
+
+    def _fn_kwargs(self):
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+    def get_config(self):
+        return {**super().get_config(), **self._fn_kwargs()}
+
+
+class CategoricalCrossentropy(_KerasLoss):
+    """Categorical cross-entropy, as ``keras.losses.CategoricalCrossentropy``.
+
+    The per-sample loss is :func:`categorical_crossentropy`, then Keras's
+    sample weighting and reduction.
+
+    Args:
+      from_logits: whether ``y_pred`` holds logits (else probabilities).
+      label_smoothing: in ``[0, 1]``: ``y * (1 - a) + a / num_classes``.
+      axis: the class axis.
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> y_true = [[0, 1, 0], [0, 0, 1]]
+      >>> y_pred = [[0.05, 0.95, 0], [0.1, 0.8, 0.1]]
+      >>> losses.CategoricalCrossentropy()(y_true, y_pred)
+      Array(1.177, dtype=float32)
+      >>> losses.CategoricalCrossentropy(reduction=None)(y_true, y_pred)
+      Array([0.0513, 2.303 ], dtype=float32)
+    """
+
+    fn = staticmethod(categorical_crossentropy)
+
+    def __init__(
+        self,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = "categorical_crossentropy",
+        dtype: Any = None,
+    ):
+        super().__init__(name, reduction, dtype)
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
+
+    def _fn_kwargs(self):
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+    def get_config(self):
+        return {**super().get_config(), **self._fn_kwargs()}
+
+
+class SparseCategoricalCrossentropy(_KerasLoss):
+    """Cross-entropy with integer labels, as ``keras.losses.SparseCategoricalCrossentropy``.
+
+    The per-sample loss is :func:`sparse_categorical_crossentropy`. With
+    ``ignore_class``, Keras masks the ignored samples: ``"sum_over_batch_size"``
+    and ``"mean"`` then divide by the number of samples that are *not*
+    ignored, ``"mean_with_sample_weight"`` by the sum of their weights.
+
+    Args:
+      from_logits: whether ``y_pred`` holds logits (else probabilities).
+      ignore_class: optional label whose samples are masked out.
+      reduction: as in :class:`BinaryCrossentropy`.
+      axis: the class axis (as in Keras, not part of ``get_config``).
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> y_pred = [[0.05, 0.95, 0], [0.1, 0.8, 0.1]]
+      >>> losses.SparseCategoricalCrossentropy()([1, 2], y_pred)
+      Array(1.177, dtype=float32)
+      >>> losses.SparseCategoricalCrossentropy(ignore_class=2)([1, 2], y_pred)
+      Array(0.0513, dtype=float32)
+    """
+
+    fn = staticmethod(sparse_categorical_crossentropy)
+
+    def __init__(
+        self,
+        from_logits: bool = False,
+        ignore_class: int | None = None,
+        reduction: str | None = "sum_over_batch_size",
+        axis: int = -1,
+        name: str | None = "sparse_categorical_crossentropy",
+        dtype: Any = None,
+    ):
+        super().__init__(name, reduction, dtype)
+        self.from_logits = from_logits
+        self.ignore_class = ignore_class
+        self.axis = axis
+
+    def _losses(self, y_true, y_pred):
+        y_true, y_pred = _squeeze_or_expand(y_true, y_pred)
+        return _sparse_losses(y_true, y_pred, self.from_logits, self.ignore_class, self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits, "ignore_class": self.ignore_class}
+
+
+class Poisson(_KerasLoss):
+    """Poisson loss, as ``keras.losses.Poisson``: :func:`poisson`, then reduced.
+
+    Args:
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.Poisson()([[1.0, 0.0], [2.0, 1.0]], [[1.0, 0.5], [1.0, 2.0]])
+      Array(0.9517, dtype=float32)
+    """
+
+    fn = staticmethod(poisson)
+
+    def __init__(
+        self, reduction: str | None = "sum_over_batch_size", name: str | None = "poisson", dtype=None
+    ):
+        super().__init__(name, reduction, dtype)
+
+
+class KLDivergence(_KerasLoss):
+    """KL divergence, as ``keras.losses.KLDivergence``: :func:`kl_divergence`, then reduced.
+
+    Args:
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.KLDivergence()([[0.5, 0.5], [1.0, 0.0]], [[0.25, 0.75], [0.5, 0.5]])
+      Array(0.4185, dtype=float32)
+    """
+
+    fn = staticmethod(kl_divergence)
+
+    def __init__(
+        self, reduction: str | None = "sum_over_batch_size", name: str | None = "kl_divergence", dtype=None
+    ):
+        super().__init__(name, reduction, dtype)
