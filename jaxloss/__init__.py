@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 # Classification from logits and from probabilities.
 from jaxloss._classification import binary_cross_entropy
 from jaxloss._classification import categorical_cross_entropy
+from jaxloss._classification import log_loss
 from jaxloss._classification import poly1_cross_entropy
 from jaxloss._classification import sigmoid_binary_cross_entropy
 from jaxloss._classification import sigmoid_focal_loss

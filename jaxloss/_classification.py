@@ -605,3 +605,38 @@ def binary_cross_entropy(
     eps = jnp.asarray(epsilon, probs.dtype)
     clipped = clip_straight_through(probs, eps, one - eps)
     return -(labels * jnp.log(clipped) + (1.0 - labels) * jnp.log(1.0 - clipped))
+
+
+def log_loss(
+    probs: ArrayLike,
+    labels: ArrayLike,
+    *,
+    epsilon: float = 1e-7,
+) -> jax.Array:
+    r"""Elementwise log loss with an additive epsilon (TensorFlow's form).
+
+    .. math:: \ell = -y \log(p + \epsilon) - (1 - y) \log(1 - p + \epsilon)
+
+    the values of ``tf.compat.v1.losses.log_loss`` (and scikit-learn's
+    smoothing by addition rather than clipping). Unlike
+    :func:`binary_cross_entropy` nothing is clipped, so the derivative is the
+    formula's everywhere on ``[0, 1]``: finite at probabilities of exactly 0
+    and 1 for ``epsilon > 0``.
+
+    Args:
+      probs: float probabilities in ``[0, 1]``.
+      labels: targets in ``[0, 1]``, broadcastable with ``probs``.
+      epsilon: added inside both logs, ``>= 0``.
+
+    Returns:
+      The elementwise loss, the broadcast shape; float32 for 16-bit inputs.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.log_loss(jnp.array([0.8, 1.0]), jnp.array([1.0, 0.0]))
+      Array([ 0.22314, 16.11810 ], dtype=float32)
+    """
+    _checks.check_range(epsilon, "epsilon", 0.0)
+    probs, labels = _binary_inputs(probs, labels, 0.0, pred_name="probs")
+    # safe_mul keeps a zero-label term at 0 when epsilon == 0 and its log is -inf.
+    return -(safe_mul(labels, jnp.log(probs + epsilon)) + safe_mul(1.0 - labels, jnp.log(1.0 - probs + epsilon)))

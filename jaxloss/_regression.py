@@ -46,7 +46,8 @@ def squared_error(predictions: ArrayLike, targets: ArrayLike) -> jax.Array:
 def absolute_error(predictions: ArrayLike, targets: ArrayLike) -> jax.Array:
     r"""Elementwise absolute error :math:`|p - t|` (its mean is the MAE).
 
-    The gradient at ``p == t`` is 0 (the subgradient JAX picks for ``abs``).
+    The gradient at ``p == t`` is 0, the subgradient TensorFlow and torch use
+    (``jnp.abs`` alone would give 1 there).
 
     Args:
       predictions: float array.
@@ -60,7 +61,10 @@ def absolute_error(predictions: ArrayLike, targets: ArrayLike) -> jax.Array:
       >>> jaxloss.absolute_error(jnp.array([1.0, 2.0]), jnp.array([0.0, 4.0]))
       Array([1., 2.], dtype=float32)
     """
-    return jnp.abs(_errors(predictions, targets))
+    error = _errors(predictions, targets)
+    # |e| written as e * sign(e): the same value, and derivative sign(e), which
+    # is 0 at e == 0 (the derivative of jnp.abs there is 1).
+    return error * jnp.sign(error)
 
 
 def huber(predictions: ArrayLike, targets: ArrayLike, *, delta: float = 1.0) -> jax.Array:

@@ -15,7 +15,10 @@ The twins hold no math of their own: they map arguments onto the core
 functions of :mod:`jaxloss` (``binary_cross_entropy``,
 ``sigmoid_binary_cross_entropy``, ``categorical_cross_entropy``,
 ``softmax_cross_entropy``, ``sparse_softmax_cross_entropy``,
-``poisson_nll``, ``kl_divergence``) and :func:`jaxloss.reduce`, and do
+``poisson_nll``, ``kl_divergence``, ``squared_error``, ``absolute_error``,
+``huber``, ``log_cosh``, ``cosine_distance``, ``hinge``, ``squared_hinge``,
+``categorical_hinge``, ``sigmoid_focal_loss``, ``softmax_focal_loss``) and
+:func:`jaxloss.reduce`, and do
 Keras's argument plumbing (casting, shape rules, its mean over ``axis``,
 its clip of the inputs of ``kl_divergence``). Values agree with Keras (float32,
 relative error about 1e-6); where they differ it is on purpose:
@@ -35,8 +38,18 @@ relative error about 1e-6); where they differ it is on purpose:
 * The classes cast their inputs to ``dtype`` (float32 by default) as Keras
   does; 16-bit inputs (to a function, or with a 16-bit ``dtype``) are
   computed in float32 and give float32, where Keras computes in 16 bits.
-* ``label_smoothing`` outside ``[0, 1]`` raises ``ValueError`` (Keras
-  accepts it silently).
+* ``label_smoothing`` outside ``[0, 1]``, Huber's ``delta <= 0`` and the
+  focal losses' ``gamma < 0`` or ``alpha`` outside ``[0, 1]`` (binary) raise
+  ``ValueError`` (Keras accepts them silently).
+* The focal losses are available from logits only: ``from_logits=False``
+  raises ``NotImplementedError`` (Keras's formula on clipped probabilities
+  has no core function yet). From logits Keras takes ``sigmoid``/``softmax``
+  and then clips to ``[1e-7, 1 - 1e-7]``, so beyond a logit (gap) of about 15
+  its cross-entropy saturates near 16.1 with a zero gradient; the twins are
+  exact there, and agree with Keras below.
+* ``cosine_similarity`` refuses (``ValueError``) inputs that Keras would
+  broadcast along ``axis``: Keras normalises each input before broadcasting,
+  which is then not a cosine.
 """
 
 from __future__ import annotations
@@ -55,15 +68,35 @@ from jaxloss._primitives import clip_straight_through
 
 __all__ = [
     "BinaryCrossentropy",
+    "BinaryFocalCrossentropy",
     "CategoricalCrossentropy",
+    "CategoricalFocalCrossentropy",
+    "CategoricalHinge",
+    "CosineSimilarity",
+    "Hinge",
+    "Huber",
     "KLDivergence",
+    "LogCosh",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
     "Poisson",
     "SparseCategoricalCrossentropy",
+    "SquaredHinge",
     "binary_crossentropy",
+    "binary_focal_crossentropy",
     "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "categorical_hinge",
+    "cosine_similarity",
+    "hinge",
+    "huber",
     "kl_divergence",
+    "log_cosh",
+    "mean_absolute_error",
+    "mean_squared_error",
     "poisson",
     "sparse_categorical_crossentropy",
+    "squared_hinge",
 ]
 
 ArrayLike = Any
@@ -504,6 +537,400 @@ def kl_divergence(y_true: ArrayLike, y_pred: ArrayLike) -> jax.Array:
     return jaxloss.kl_divergence(jnp.log(p), t, axis=-1)
 
 
+def _regression_inputs(y_true: ArrayLike, y_pred: ArrayLike):
+    """Keras's casting and ``squeeze_or_expand_to_same_rank`` for the regression losses."""
+    y_pred = _as_pred(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    return _squeeze_or_expand(y_true, y_pred)
+
+
+def mean_squared_error(y_true: ArrayLike, y_pred: ArrayLike) -> jax.Array:
+    """Mean squared error over the last axis, as ``keras.losses.mean_squared_error``.
+
+    ``mean(square(y_true - y_pred), axis=-1)``: :func:`jaxloss.squared_error`.
+
+    Args:
+      y_true: targets, broadcastable with ``y_pred`` (after Keras fixes a rank
+        off by one with a trailing axis of size 1).
+      y_pred: predictions.
+
+    Returns:
+      The loss per sample, the broadcast shape without its last axis.
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.mean_squared_error([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 0.0]])
+      Array([0.5, 0.5], dtype=float32)
+    """
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    return jnp.mean(jaxloss.squared_error(y_pred, y_true), axis=-1)
+
+
+def mean_absolute_error(y_true: ArrayLike, y_pred: ArrayLike) -> jax.Array:
+    """Mean absolute error over the last axis, as ``keras.losses.mean_absolute_error``.
+
+    ``mean(abs(y_true - y_pred), axis=-1)``: :func:`jaxloss.absolute_error`.
+
+    Args:
+      y_true: targets, broadcastable with ``y_pred`` (as in
+        :func:`mean_squared_error`).
+      y_pred: predictions.
+
+    Returns:
+      The loss per sample, the broadcast shape without its last axis.
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.mean_absolute_error([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 0.0]])
+      Array([0.5, 0.5], dtype=float32)
+    """
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    return jnp.mean(jaxloss.absolute_error(y_pred, y_true), axis=-1)
+
+
+def huber(y_true: ArrayLike, y_pred: ArrayLike, delta: float = 1.0) -> jax.Array:
+    """Huber loss averaged over the last axis, as ``keras.losses.huber``.
+
+    ``mean(huber(y_pred - y_true), axis=-1)`` with :func:`jaxloss.huber`
+    (quadratic within ``delta``, linear beyond; never squares a large error).
+
+    Args:
+      y_true: targets, broadcastable with ``y_pred`` (as in
+        :func:`mean_squared_error`).
+      y_pred: predictions.
+      delta: the switch point, ``> 0`` (Keras accepts ``delta <= 0``, for which
+        its formula is not a Huber loss; the twin raises ``ValueError``).
+
+    Returns:
+      The loss per sample, the broadcast shape without its last axis.
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.huber([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]])
+      Array([0.18 , 0.13000001], dtype=float32)
+    """
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    return jnp.mean(jaxloss.huber(y_pred, y_true, delta=delta), axis=-1)
+
+
+def log_cosh(y_true: ArrayLike, y_pred: ArrayLike) -> jax.Array:
+    """Log-cosh loss averaged over the last axis, as ``keras.losses.log_cosh``.
+
+    ``mean(log(cosh(y_pred - y_true)), axis=-1)`` with :func:`jaxloss.log_cosh`.
+
+    Args:
+      y_true: targets, broadcastable with ``y_pred`` (as in
+        :func:`mean_squared_error`).
+      y_pred: predictions.
+
+    Returns:
+      The loss per sample, the broadcast shape without its last axis.
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.log_cosh([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [0.0, 0.0]])
+      Array([0.2169, 0.    ], dtype=float32)
+    """
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    return jnp.mean(jaxloss.log_cosh(y_pred, y_true), axis=-1)
+
+
+def cosine_similarity(y_true: ArrayLike, y_pred: ArrayLike, axis: int = -1) -> jax.Array:
+    """Negative cosine similarity along ``axis``, as ``keras.losses.cosine_similarity``.
+
+    ``-sum(l2_normalize(y_true) * l2_normalize(y_pred), axis)``, in ``[-1, 1]``
+    (``-1`` for vectors pointing the same way). Keras normalises with the norm
+    floored at ``1e-7``; that is :func:`jaxloss.cosine_distance` (which is
+    ``1 - cos``) with its floor ``1e-14`` on the squared norm, minus 1. A zero
+    vector gives 0.
+
+    Args:
+      y_true: targets, broadcastable with ``y_pred`` (as in
+        :func:`mean_squared_error`).
+      y_pred: predictions.
+      axis: the vector axis.
+
+    Returns:
+      The loss per vector, the broadcast shape without ``axis``.
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> y_true = [[0.0, 1.0], [1.0, 1.0], [1.0, 1.0]]
+      >>> y_pred = [[1.0, 0.0], [1.0, 1.0], [-1.0, -1.0]]
+      >>> losses.cosine_similarity(y_true, y_pred)
+      Array([ 0.        , -0.99999994,  1.        ], dtype=float32)
+    """
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    shape = _broadcast_shape(y_true, y_pred, "y_true", "y_pred")
+    _check_cosine_broadcast(y_true, y_pred, shape, axis)
+    y_true, y_pred = jnp.broadcast_to(y_true, shape), jnp.broadcast_to(y_pred, shape)
+    distance = jaxloss.cosine_distance(y_pred, y_true, axis=axis, epsilon=_EPSILON**2)
+    return distance - 1.0
+
+
+def _check_cosine_broadcast(y_true, y_pred, shape, axis) -> None:
+    """Keras normalises each input along its own ``axis`` *before* broadcasting.
+
+    That is broadcasting then normalising (what the core does) only when
+    ``axis`` names the same broadcast dimension in both inputs and neither is
+    broadcast along it; otherwise Keras's value is not a cosine and the twin
+    refuses it.
+    """
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        return  # the core reports a bad axis
+    nd = len(shape)
+    if not -nd <= axis < nd:
+        return
+    target = axis % nd
+    for x, name in ((y_true, "y_true"), (y_pred, "y_pred")):
+        own = axis % x.ndim if x.ndim and -x.ndim <= axis < x.ndim else None
+        if own is None or own + nd - x.ndim != target or x.shape[own] != shape[target]:
+            raise ValueError(
+                f"cosine_similarity with axis={axis}: `{name}` of shape {tuple(x.shape)} would be "
+                f"broadcast to {shape} along the vector axis (or `axis` names another dimension in "
+                "it); Keras normalises each input along `axis` before broadcasting, which is not a "
+                "cosine similarity and is not supported. Broadcast the inputs first."
+            )
+
+
+def _hinge_labels(y_true: jax.Array) -> jax.Array:
+    """keras.src.losses.losses.convert_binary_labels_to_hinge: {0, 1} to {-1, 1}.
+
+    Keras converts only when *every* label is 0 or 1 (a value test, so a
+    ``where`` here rather than Keras's ``cond``); other labels pass unchanged.
+    """
+    is_binary = jnp.all((y_true == 0) | (y_true == 1))
+    return jnp.where(is_binary, 2.0 * y_true - 1.0, y_true)
+
+
+def hinge(y_true: ArrayLike, y_pred: ArrayLike) -> jax.Array:
+    """Hinge loss averaged over the last axis, as ``keras.losses.hinge``.
+
+    ``mean(maximum(1 - y_true * y_pred, 0), axis=-1)``: :func:`jaxloss.hinge`
+    after Keras's label conversion (labels that are all 0 or 1 become -1 or
+    1; otherwise they are used as given).
+
+    Args:
+      y_true: labels in {-1, 1} or {0, 1}, broadcastable with ``y_pred``.
+      y_pred: decision values.
+
+    Returns:
+      The loss per sample, the broadcast shape without its last axis.
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.hinge([[0.0, 1.0], [1.0, 1.0]], [[0.6, 0.4], [-0.4, 2.0]])
+      Array([1.1, 0.7], dtype=float32)
+    """
+    y_pred = _as_pred(y_pred)
+    y_true = _hinge_labels(jnp.asarray(y_true).astype(y_pred.dtype))
+    return jnp.mean(jaxloss.hinge(y_pred, y_true), axis=-1)
+
+
+def squared_hinge(y_true: ArrayLike, y_pred: ArrayLike) -> jax.Array:
+    """Squared hinge loss averaged over the last axis, as ``keras.losses.squared_hinge``.
+
+    ``mean(square(maximum(1 - y_true * y_pred, 0)), axis=-1)``:
+    :func:`jaxloss.squared_hinge` after Keras's label conversion (as in
+    :func:`hinge`).
+
+    Args:
+      y_true: labels in {-1, 1} or {0, 1}, broadcastable with ``y_pred``.
+      y_pred: decision values.
+
+    Returns:
+      The loss per sample, the broadcast shape without its last axis.
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.squared_hinge([[0.0, 1.0], [1.0, 1.0]], [[0.6, 0.4], [-0.4, 2.0]])
+      Array([1.46 , 0.97999996], dtype=float32)
+    """
+    y_pred = _as_pred(y_pred)
+    y_true = _hinge_labels(jnp.asarray(y_true).astype(y_pred.dtype))
+    return jnp.mean(jaxloss.squared_hinge(y_pred, y_true), axis=-1)
+
+
+def categorical_hinge(y_true: ArrayLike, y_pred: ArrayLike) -> jax.Array:
+    """Categorical hinge loss over the last axis, as ``keras.losses.categorical_hinge``.
+
+    ``maximum(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)``:
+    :func:`jaxloss.categorical_hinge` (no label conversion, as in Keras).
+
+    Args:
+      y_true: one-hot labels, broadcastable with ``y_pred``.
+      y_pred: decision values.
+
+    Returns:
+      The loss per sample, the broadcast shape without its last axis.
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.categorical_hinge([[0, 1, 0], [1, 0, 0]], [[0.2, 0.9, 0.1], [0.3, 0.5, 0.2]])
+      Array([0.3, 1.2], dtype=float32)
+    """
+    y_pred = _as_pred(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    shape = _broadcast_shape(y_true, y_pred, "y_true", "y_pred")
+    y_true, y_pred = jnp.broadcast_to(y_true, shape), jnp.broadcast_to(y_pred, shape)
+    return jaxloss.categorical_hinge(y_pred, y_true, axis=-1)
+
+
+def _focal_from_probabilities(fn: str) -> NotImplementedError:
+    return NotImplementedError(
+        f"`{fn}` with from_logits=False is not available yet: Keras computes it from probabilities "
+        "clipped to [1e-7, 1 - 1e-7], which no core function of jaxloss reproduces (the core focal "
+        "losses take logits). Pass logits with from_logits=True."
+    )
+
+
+def binary_focal_crossentropy(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    apply_class_balancing: bool = False,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+) -> jax.Array:
+    """Binary focal cross-entropy averaged over ``axis``, as ``keras.losses.binary_focal_crossentropy``.
+
+    ``mean(w * (1 - p_t)^gamma * bce, axis)`` with ``w = alpha`` for the
+    positive class and ``1 - alpha`` for the negative one when
+    ``apply_class_balancing`` (else 1): :func:`jaxloss.sigmoid_focal_loss`.
+    Labels are smoothed towards 1/2 first.
+
+    Only ``from_logits=True`` is available (``from_logits=False`` raises
+    ``NotImplementedError`` until the core has a focal loss on clipped
+    probabilities). Keras computes the logit case as ``sigmoid`` followed by
+    its clip to ``[1e-7, 1 - 1e-7]``, so for logits beyond about ``+-15`` its
+    cross-entropy saturates near 16.1 (and its gradient is 0); the twin's is
+    exact there. Below that the values agree.
+
+    Args:
+      y_true: targets in ``[0, 1]``, the shape of ``y_pred``.
+      y_pred: logits (``from_logits=True``).
+      apply_class_balancing: whether to weight the classes by ``alpha``.
+      alpha: weight of the positive class, in ``[0, 1]``.
+      gamma: focusing parameter, ``>= 0``.
+      from_logits: must be ``True`` (see above).
+      label_smoothing: in ``[0, 1]``: ``y * (1 - a) + a / 2``.
+      axis: the axis the mean is taken over.
+
+    Returns:
+      The loss per sample, ``y_pred`` without ``axis``.
+
+    Raises:
+      ValueError: if ``y_true`` and ``y_pred`` differ in shape (as Keras).
+      NotImplementedError: if ``from_logits`` is false.
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.binary_focal_crossentropy([[0, 1], [0, 0]], [[0.4, -0.4], [-0.4, 0.4]], from_logits=True)
+      Array([0.3272, 0.2049], dtype=float32)
+    """
+    y_pred = _as_pred(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            "Arguments `target` and `output` must have the same shape. "
+            f"Received: target.shape={y_true.shape}, output.shape={y_pred.shape}"
+        )
+    if not from_logits:
+        raise _focal_from_probabilities("binary_focal_crossentropy")
+    losses = jaxloss.sigmoid_focal_loss(
+        y_pred,
+        y_true,
+        alpha=alpha if apply_class_balancing else None,
+        gamma=gamma,
+        label_smoothing=label_smoothing,
+    )
+    return jnp.mean(losses, axis=axis)
+
+
+def categorical_focal_crossentropy(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+) -> jax.Array:
+    """Categorical focal cross-entropy, as ``keras.losses.categorical_focal_crossentropy``.
+
+    ``-sum(alpha * (1 - p)^gamma * y * log p, axis)`` with ``p`` the softmax
+    of the logits along ``axis``: :func:`jaxloss.softmax_focal_loss`.
+    ``alpha`` is a scalar or one weight per class. Like Keras,
+    ``label_smoothing`` ``a`` gives ``y * (1 - a) + a / K`` with ``K`` the
+    size of the *last* axis of ``y_true``, whatever ``axis`` is.
+
+    Only ``from_logits=True`` is available (``from_logits=False`` raises
+    ``NotImplementedError`` until the core has a focal loss on clipped
+    probabilities). Keras computes the logit case as a softmax followed by
+    its clip to ``[1e-7, 1 - 1e-7]``: where a labelled class has a probability
+    below ``1e-7`` (a logit gap beyond about 16) Keras's loss saturates (and
+    its gradient is 0); the twin's is exact there.
+
+    Args:
+      y_true: one-hot or soft labels, broadcastable to ``y_pred``.
+      y_pred: logits (``from_logits=True``).
+      alpha: a scalar or a list of one weight per class. A per-class ``alpha``
+        needs ``axis`` to be the last axis (Keras multiplies it along the last
+        axis whatever ``axis`` is; that case raises ``ValueError`` here).
+      gamma: focusing parameter, ``>= 0``.
+      from_logits: must be ``True`` (see above).
+      label_smoothing: in ``[0, 1]``.
+      axis: the class axis.
+
+    Returns:
+      The loss per sample, ``y_pred`` without ``axis``.
+
+    Raises:
+      ValueError: if ``axis`` is a bool (as Keras) or the shapes do not
+        broadcast.
+      NotImplementedError: if ``from_logits`` is false.
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> y_true = [[0, 1, 0], [0, 0, 1]]
+      >>> y_pred = [[0.0, 3.0, 0.0], [1.0, 2.0, 0.0]]
+      >>> losses.categorical_focal_crossentropy(y_true, y_pred, from_logits=True)
+      Array([1.9461e-04, 4.9840e-01], dtype=float32)
+    """
+    if isinstance(axis, bool):
+        raise ValueError(f"`axis` must be of type `int`. Received: axis={axis} of type {type(axis)}")
+    y_pred = _as_pred(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    if y_pred.ndim >= 1 and y_pred.shape[-1] == 1:
+        warnings.warn(
+            "In loss categorical_focal_crossentropy, expected y_pred.shape to be (batch_size, "
+            f"num_classes) with num_classes > 1. Received: y_pred.shape={y_pred.shape}. "
+            "Consider using 'binary_crossentropy' if you only have 2 classes.",
+            SyntaxWarning,
+            stacklevel=2,
+        )
+    if not from_logits:
+        raise _focal_from_probabilities("categorical_focal_crossentropy")
+    ax = _checks.check_axis(y_pred, axis, "y_pred")
+    if np.ndim(alpha) > 0 and ax != y_pred.ndim - 1:
+        raise ValueError(
+            f"A per-class `alpha` needs the class axis to be the last one (Keras multiplies `alpha` "
+            f"along the last axis). Received: alpha of shape {np.shape(alpha)}, axis={axis}, "
+            f"y_pred.shape={y_pred.shape}"
+        )
+    if y_true.ndim >= 1 and y_true.shape[-1] != y_pred.shape[ax] and not _is_static_zero(label_smoothing):
+        # Keras smooths with the size of the last axis of y_true: label
+        # conversion here, no smoothing in the core.
+        _checks.check_range(label_smoothing, "label_smoothing", 0.0, 1.0)
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[-1]
+        label_smoothing = 0.0
+    return jaxloss.softmax_focal_loss(
+        y_pred, y_true, alpha=alpha, gamma=gamma, axis=ax, label_smoothing=label_smoothing
+    )
+
+
 # --------------------------------------------------------------------------
 # classes
 # --------------------------------------------------------------------------
@@ -671,9 +1098,7 @@ class Poisson(_KerasLoss):
 
     fn = staticmethod(poisson)
 
-    def __init__(
-        self, reduction: str | None = "sum_over_batch_size", name: str | None = "poisson", dtype=None
-    ):
+    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = "poisson", dtype=None):
         super().__init__(name, reduction, dtype)
 
 
@@ -693,7 +1118,324 @@ class KLDivergence(_KerasLoss):
 
     fn = staticmethod(kl_divergence)
 
+    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = "kl_divergence", dtype=None):
+        super().__init__(name, reduction, dtype)
+
+
+class MeanSquaredError(_KerasLoss):
+    """Mean squared error, as ``keras.losses.MeanSquaredError``: :func:`mean_squared_error`, then reduced.
+
+    Args:
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.MeanSquaredError()([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 0.0]])
+      Array(0.5, dtype=float32)
+    """
+
+    fn = staticmethod(mean_squared_error)
+
     def __init__(
-        self, reduction: str | None = "sum_over_batch_size", name: str | None = "kl_divergence", dtype=None
+        self, reduction: str | None = "sum_over_batch_size", name: str | None = "mean_squared_error", dtype=None
     ):
         super().__init__(name, reduction, dtype)
+
+
+class MeanAbsoluteError(_KerasLoss):
+    """Mean absolute error, as ``keras.losses.MeanAbsoluteError``: :func:`mean_absolute_error`, then reduced.
+
+    Args:
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.MeanAbsoluteError(reduction="sum")([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 0.0]])
+      Array(1., dtype=float32)
+    """
+
+    fn = staticmethod(mean_absolute_error)
+
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = "mean_absolute_error",
+        dtype=None,
+    ):
+        super().__init__(name, reduction, dtype)
+
+
+class Huber(_KerasLoss):
+    """Huber loss, as ``keras.losses.Huber``: :func:`huber`, then reduced.
+
+    Like Keras, ``get_config()`` holds only ``name`` and ``reduction``
+    (``delta`` is not in it).
+
+    Args:
+      delta: the switch point, ``> 0``.
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.Huber()([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]])
+      Array(0.155, dtype=float32)
+    """
+
+    fn = staticmethod(huber)
+
+    def __init__(
+        self,
+        delta: float = 1.0,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = "huber_loss",
+        dtype=None,
+    ):
+        super().__init__(name, reduction, dtype)
+        self.delta = delta
+
+    def _fn_kwargs(self):
+        return {"delta": self.delta}
+
+
+class LogCosh(_KerasLoss):
+    """Log-cosh loss, as ``keras.losses.LogCosh``: :func:`log_cosh`, then reduced.
+
+    Args:
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.LogCosh()([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [0.0, 0.0]])
+      Array(0.1085, dtype=float32)
+    """
+
+    fn = staticmethod(log_cosh)
+
+    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = "log_cosh", dtype=None):
+        super().__init__(name, reduction, dtype)
+
+
+class CosineSimilarity(_KerasLoss):
+    """Negative cosine similarity, as ``keras.losses.CosineSimilarity``: :func:`cosine_similarity`, reduced.
+
+    Like Keras, ``get_config()`` holds only ``name`` and ``reduction``
+    (``axis`` is not in it).
+
+    Args:
+      axis: the vector axis.
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.CosineSimilarity()([[0.0, 1.0], [1.0, 1.0]], [[1.0, 0.0], [1.0, 1.0]])
+      Array(-0.5, dtype=float32)
+    """
+
+    fn = staticmethod(cosine_similarity)
+
+    def __init__(
+        self,
+        axis: int = -1,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = "cosine_similarity",
+        dtype=None,
+    ):
+        super().__init__(name, reduction, dtype)
+        self.axis = axis
+
+    def _fn_kwargs(self):
+        return {"axis": self.axis}
+
+
+class Hinge(_KerasLoss):
+    """Hinge loss, as ``keras.losses.Hinge``: :func:`hinge` ({0, 1} labels become {-1, 1}), reduced.
+
+    Args:
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.Hinge()([[0.0, 1.0], [1.0, 1.0]], [[0.6, 0.4], [-0.4, 2.0]])
+      Array(0.9, dtype=float32)
+    """
+
+    fn = staticmethod(hinge)
+
+    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = "hinge", dtype=None):
+        super().__init__(name, reduction, dtype)
+
+
+class SquaredHinge(_KerasLoss):
+    """Squared hinge loss, as ``keras.losses.SquaredHinge``: :func:`squared_hinge`, then reduced.
+
+    Args:
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.SquaredHinge()([[0.0, 1.0], [1.0, 1.0]], [[0.6, 0.4], [-0.4, 2.0]])
+      Array(1.22, dtype=float32)
+    """
+
+    fn = staticmethod(squared_hinge)
+
+    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = "squared_hinge", dtype=None):
+        super().__init__(name, reduction, dtype)
+
+
+class CategoricalHinge(_KerasLoss):
+    """Categorical hinge loss, as ``keras.losses.CategoricalHinge``: :func:`categorical_hinge`, reduced.
+
+    Args:
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.CategoricalHinge()([[0, 1, 0], [1, 0, 0]], [[0.2, 0.9, 0.1], [0.3, 0.5, 0.2]])
+      Array(0.75, dtype=float32)
+    """
+
+    fn = staticmethod(categorical_hinge)
+
+    def __init__(
+        self, reduction: str | None = "sum_over_batch_size", name: str | None = "categorical_hinge", dtype=None
+    ):
+        super().__init__(name, reduction, dtype)
+
+
+class BinaryFocalCrossentropy(_KerasLoss):
+    """Binary focal cross-entropy, as ``keras.losses.BinaryFocalCrossentropy``.
+
+    The per-sample loss is :func:`binary_focal_crossentropy` (the mean over
+    ``axis``), then Keras's sample weighting and reduction. Only
+    ``from_logits=True`` is available (see :func:`binary_focal_crossentropy`);
+    with the default ``from_logits=False`` a call raises
+    ``NotImplementedError``.
+
+    Args:
+      apply_class_balancing: whether to weight the classes by ``alpha``.
+      alpha: weight of the positive class, in ``[0, 1]``.
+      gamma: focusing parameter, ``>= 0``.
+      from_logits: whether ``y_pred`` holds logits (must be ``True``).
+      label_smoothing: in ``[0, 1]``, towards 1/2.
+      axis: the axis the mean is taken over.
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> loss = losses.BinaryFocalCrossentropy(gamma=2.0, from_logits=True)
+      >>> loss([[0, 1], [0, 0]], [[-18.6, 0.51], [2.94, -12.8]])
+      Array(0.6912, dtype=float32)
+    """
+
+    fn = staticmethod(binary_focal_crossentropy)
+
+    def __init__(
+        self,
+        apply_class_balancing: bool = False,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = "binary_focal_crossentropy",
+        dtype: Any = None,
+    ):
+        super().__init__(name, reduction, dtype)
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
+        self.apply_class_balancing = apply_class_balancing
+        self.alpha = alpha
+        self.gamma = gamma
+
+    def _fn_kwargs(self):
+        return {
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+            "axis": self.axis,
+            "apply_class_balancing": self.apply_class_balancing,
+            "alpha": self.alpha,
+            "gamma": self.gamma,
+        }
+
+    def get_config(self):
+        return {**super().get_config(), **self._fn_kwargs()}
+
+
+class CategoricalFocalCrossentropy(_KerasLoss):
+    """Categorical focal cross-entropy, as ``keras.losses.CategoricalFocalCrossentropy``.
+
+    The per-sample loss is :func:`categorical_focal_crossentropy`, then
+    Keras's sample weighting and reduction. Only ``from_logits=True`` is
+    available (see :func:`categorical_focal_crossentropy`); with the default
+    ``from_logits=False`` a call raises ``NotImplementedError``.
+
+    Args:
+      alpha: a scalar or a list of one weight per class.
+      gamma: focusing parameter, ``>= 0``.
+      from_logits: whether ``y_pred`` holds logits (must be ``True``).
+      label_smoothing: in ``[0, 1]``: ``y * (1 - a) + a / num_classes``.
+      axis: the class axis.
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> y_true = [[0, 1, 0], [0, 0, 1]]
+      >>> y_pred = [[0.0, 3.0, 0.0], [1.0, 2.0, 0.0]]
+      >>> losses.CategoricalFocalCrossentropy(from_logits=True)(y_true, y_pred)
+      Array(0.2493, dtype=float32)
+    """
+
+    fn = staticmethod(categorical_focal_crossentropy)
+
+    def __init__(
+        self,
+        alpha: Any = 0.25,
+        gamma: float = 2.0,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = "categorical_focal_crossentropy",
+        dtype: Any = None,
+    ):
+        super().__init__(name, reduction, dtype)
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
+        self.alpha = alpha
+        self.gamma = gamma
+
+    def _fn_kwargs(self):
+        return {
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+            "axis": self.axis,
+            "alpha": self.alpha,
+            "gamma": self.gamma,
+        }
+
+    def get_config(self):
+        return {**super().get_config(), **self._fn_kwargs()}

@@ -27,6 +27,13 @@ Known differences, all deliberate:
   and 16-bit inputs in float32 with a float32 result (the package's dtype
   policy).
 * A zero weight on an infinite loss gives 0 here, ``nan`` in TensorFlow.
+* ``huber_loss`` needs ``delta > 0``; ``log_loss`` needs ``epsilon >= 0``.
+* ``sparse_softmax_cross_entropy`` gives ``nan`` for a label outside
+  ``[0, num_classes)`` (TensorFlow on CPU raises when the graph runs).
+* At a kink the derivative follows JAX: ``hinge_loss`` at a margin of
+  exactly 1 has slope 1/2 (TensorFlow's ``relu``: 0).
+* ``mean_pairwise_squared_error`` returns TensorFlow 1 graph-mode values;
+  TensorFlow 2 eager mode gives another value for scalar weights.
 * ``label_smoothing`` above 1 raises ``ValueError`` (TensorFlow builds labels
   outside ``[0, 1]``); a negative ``label_smoothing`` is ignored, as in
   TensorFlow (it only smooths when ``label_smoothing > 0``).
@@ -44,9 +51,17 @@ from jaxloss import _checks
 
 __all__ = [
     "Reduction",
+    "absolute_difference",
     "compute_weighted_loss",
+    "cosine_distance",
+    "hinge_loss",
+    "huber_loss",
+    "log_loss",
+    "mean_pairwise_squared_error",
+    "mean_squared_error",
     "sigmoid_cross_entropy",
     "softmax_cross_entropy",
+    "sparse_softmax_cross_entropy",
 ]
 
 ArrayLike = Any
@@ -145,11 +160,13 @@ def _check_weights(weights: Any, losses_shape: tuple[int, ...]) -> jax.Array:
     return weights
 
 
-def _check_same_shape(logits: jax.Array, labels: jax.Array, labels_name: str) -> None:
+def _check_same_shape(
+    logits: jax.Array, labels: jax.Array, labels_name: str, logits_name: str = "logits"
+) -> None:
     # logits.get_shape().assert_is_compatible_with(labels.get_shape())
     if tuple(logits.shape) != tuple(labels.shape):
         raise ValueError(
-            f"`logits` and `{labels_name}` must have the same shape, got shapes "
+            f"`{logits_name}` and `{labels_name}` must have the same shape, got shapes "
             f"{tuple(logits.shape)} and {tuple(labels.shape)} (incompatible)."
         )
 
@@ -326,3 +343,466 @@ def softmax_cross_entropy(
     labels = jax.lax.stop_gradient(labels.astype(logits.dtype))
     losses = jaxloss.softmax_cross_entropy(logits, labels, label_smoothing=_smoothing(label_smoothing))
     return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
+
+
+def _as_float(x: ArrayLike, name: str) -> jax.Array:
+    """TensorFlow casts predictions and labels to float32; non-float inputs do here too."""
+    x = _checks.as_numeric(x, name)
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
+
+
+def _pair(
+    labels: ArrayLike, predictions: ArrayLike, reduction: str, predictions_name: str = "predictions"
+) -> tuple[jax.Array, jax.Array]:
+    """The checks every elementwise twin starts with, in TensorFlow's order."""
+    _not_none(labels, "labels")
+    _not_none(predictions, predictions_name)
+    Reduction.validate(reduction)
+    predictions = _as_float(predictions, predictions_name)
+    labels = _as_float(labels, "labels")
+    _check_same_shape(predictions, labels, "labels", predictions_name)
+    return labels, predictions
+
+
+def sparse_softmax_cross_entropy(
+    labels: ArrayLike,
+    logits: ArrayLike,
+    weights: ArrayLike = 1.0,
+    scope: Any = None,
+    loss_collection: Any = _LOSSES_COLLECTION,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+) -> jax.Array:
+    """Softmax cross-entropy with integer labels, weighted and reduced as in TF1.
+
+    ``labels`` has the shape of ``logits`` without the last (class) axis.
+    As in TensorFlow, a trailing dimension of size 1 is squeezed where the
+    ranks call for it: ``labels`` of the rank of ``logits`` ending in 1
+    (``[batch_size, 1]``), then ``weights`` one rank above ``labels`` ending
+    in 1 (so ``[batch_size, 1]`` weights fit ``[batch_size]`` labels here,
+    unlike in :func:`softmax_cross_entropy`). A label outside
+    ``[0, num_classes)`` gives ``nan`` for its example (TensorFlow on CPU
+    raises when the graph runs); see :func:`jaxloss.sparse_softmax_cross_entropy`
+    for turning it into an error.
+
+    Args:
+      labels: int32/int64 class indices ``[d_0, ..., d_{r-1}]``.
+      logits: float logits ``[d_0, ..., d_{r-1}, num_classes]``.
+      weights: a scalar, or an array of the rank of ``labels`` whose every
+        dimension is 1 or that of ``labels``.
+      scope: accepted and ignored.
+      loss_collection: accepted and ignored.
+      reduction: a :class:`Reduction` key.
+
+    Returns:
+      The weighted loss, shaped like ``labels`` for ``Reduction.NONE``, else a
+      scalar.
+
+    Raises:
+      ValueError: ``labels``, ``logits`` or ``weights`` is None, the shapes
+        of ``labels``, ``logits`` and ``weights`` do not fit, or ``reduction``
+        is unknown.
+      TypeError: ``labels`` is not an integer array.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import tf_v1
+      >>> logits = jnp.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]])
+      >>> tf_v1.sparse_softmax_cross_entropy(jnp.array([0, 1]), logits, weights=jnp.array([1.0, 0.0]))
+      Array(0.41703, dtype=float32)
+    """
+    del scope, loss_collection
+    _not_none(labels, "labels")
+    _not_none(logits, "logits")
+    Reduction.validate(reduction)
+    logits = _checks.as_float(logits, "logits")
+    labels = _checks.as_integer(labels, "labels")
+    # _remove_squeezable_dimensions(labels, logits, weights, expected_rank_diff=1).
+    rank_diff = logits.ndim - labels.ndim
+    if rank_diff == 2 and logits.shape[-1] == 1:
+        logits = logits[..., 0]
+    elif rank_diff == 0 and labels.ndim > 0 and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    if weights is not None:
+        weights = _checks.as_numeric(weights, "weights")
+        if weights.ndim - labels.ndim == 1:
+            if weights.shape[-1] != 1:
+                raise ValueError(
+                    f"`weights` of shape {tuple(weights.shape)} has one dimension more than "
+                    f"`labels` {tuple(labels.shape)}, so its last dimension is squeezed and must be 1."
+                )
+            weights = weights[..., 0]
+    if logits.ndim == 0 or tuple(labels.shape) != tuple(logits.shape[:-1]):
+        raise ValueError(
+            f"`labels` must have the shape of `logits` without the last (class) dimension, got "
+            f"labels.shape={tuple(labels.shape)} and logits.shape={tuple(logits.shape)}."
+        )
+    weights = _check_weights(weights, tuple(labels.shape))
+    losses = jaxloss.sparse_softmax_cross_entropy(logits, labels)
+    return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
+
+
+def log_loss(
+    labels: ArrayLike,
+    predictions: ArrayLike,
+    weights: ArrayLike = 1.0,
+    epsilon: float = 1e-7,
+    scope: Any = None,
+    loss_collection: Any = _LOSSES_COLLECTION,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+) -> jax.Array:
+    """Log loss (binary cross-entropy from probabilities), weighted and reduced as in TF1.
+
+    Computed by :func:`jaxloss.log_loss`:
+    ``-y log(p + epsilon) - (1 - y) log(1 - p + epsilon)``, TensorFlow's formula.
+
+    Args:
+      labels: targets in ``[0, 1]``, the shape of ``predictions``.
+      predictions: probabilities.
+      weights: a scalar, or an array of the rank of ``labels`` whose every
+        dimension is 1 or that of ``labels``.
+      epsilon: added inside both logs, ``>= 0``.
+      scope: accepted and ignored.
+      loss_collection: accepted and ignored.
+      reduction: a :class:`Reduction` key.
+
+    Returns:
+      The weighted loss, shaped like ``labels`` for ``Reduction.NONE``, else a
+      scalar.
+
+    Raises:
+      ValueError: ``labels``, ``predictions`` or ``weights`` is None, the
+        shapes do not fit, ``epsilon`` is negative or ``reduction`` is
+        unknown.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import tf_v1
+      >>> tf_v1.log_loss(jnp.array([1.0, 0.0]), jnp.array([0.8, 0.4]), reduction=tf_v1.Reduction.SUM)
+      Array(0.73397, dtype=float32)
+    """
+    del scope, loss_collection
+    labels, predictions = _pair(labels, predictions, reduction)
+    weights = _check_weights(weights, tuple(labels.shape))
+    losses = jaxloss.log_loss(predictions, labels, epsilon=epsilon)
+    return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
+
+
+def hinge_loss(
+    labels: ArrayLike,
+    logits: ArrayLike,
+    weights: ArrayLike = 1.0,
+    scope: Any = None,
+    loss_collection: Any = _LOSSES_COLLECTION,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+) -> jax.Array:
+    """Hinge loss ``max(0, 1 - (2 y - 1) logits)``, weighted and reduced as in TF1.
+
+    As in TensorFlow, labels in ``{0, 1}`` are converted to ``{-1, 1}`` as
+    ``2 * labels - 1`` before :func:`jaxloss.hinge`.
+
+    Args:
+      labels: targets in ``{0, 1}``, the shape of ``logits``.
+      logits: float decision values (positive means class 1).
+      weights: a scalar, or an array of the rank of ``labels`` whose every
+        dimension is 1 or that of ``labels``.
+      scope: accepted and ignored.
+      loss_collection: accepted and ignored.
+      reduction: a :class:`Reduction` key.
+
+    Returns:
+      The weighted loss, shaped like ``labels`` for ``Reduction.NONE``, else a
+      scalar.
+
+    Raises:
+      ValueError: ``labels``, ``logits`` or ``weights`` is None, the shapes do
+        not fit, or ``reduction`` is unknown.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import tf_v1
+      >>> tf_v1.hinge_loss(jnp.array([1.0, 0.0, 1.0]), jnp.array([2.0, 0.5, -0.5]),
+      ...                  reduction=tf_v1.Reduction.NONE)
+      Array([0. , 1.5, 1.5], dtype=float32)
+    """
+    del scope, loss_collection
+    labels, logits = _pair(labels, logits, reduction, "logits")
+    weights = _check_weights(weights, tuple(labels.shape))
+    # TensorFlow's {0, 1} -> {-1, 1} label conversion (exact in any float dtype).
+    signs = 2.0 * labels.astype(_checks.compute_dtype(logits)) - 1.0
+    losses = jaxloss.hinge(logits, signs)
+    return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
+
+
+def huber_loss(
+    labels: ArrayLike,
+    predictions: ArrayLike,
+    weights: ArrayLike = 1.0,
+    delta: float = 1.0,
+    scope: Any = None,
+    loss_collection: Any = _LOSSES_COLLECTION,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+) -> jax.Array:
+    """Huber loss, weighted and reduced as in TF1.
+
+    ``0.5 e**2`` for ``|e| <= delta`` and ``0.5 delta**2 + delta (|e| - delta)``
+    beyond, with ``e = predictions - labels`` (:func:`jaxloss.huber`, the same
+    computation as TensorFlow's). ``delta`` must be positive (TensorFlow
+    accepts any value; ``delta = 0`` gives 0 there).
+
+    Args:
+      labels: targets, the shape of ``predictions``.
+      predictions: predicted values.
+      weights: a scalar, or an array of the rank of ``labels`` whose every
+        dimension is 1 or that of ``labels``.
+      delta: the switch point from quadratic to linear, ``> 0``.
+      scope: accepted and ignored.
+      loss_collection: accepted and ignored.
+      reduction: a :class:`Reduction` key.
+
+    Returns:
+      The weighted loss, shaped like ``labels`` for ``Reduction.NONE``, else a
+      scalar.
+
+    Raises:
+      ValueError: ``labels``, ``predictions`` or ``weights`` is None, the
+        shapes do not fit, ``delta <= 0`` or ``reduction`` is unknown.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import tf_v1
+      >>> tf_v1.huber_loss(jnp.array([0.0, 0.0]), jnp.array([0.5, 3.0]))
+      Array(1.3125, dtype=float32)
+    """
+    del scope, loss_collection
+    labels, predictions = _pair(labels, predictions, reduction)
+    weights = _check_weights(weights, tuple(labels.shape))
+    losses = jaxloss.huber(predictions, labels, delta=delta)
+    return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
+
+
+def mean_squared_error(
+    labels: ArrayLike,
+    predictions: ArrayLike,
+    weights: ArrayLike = 1.0,
+    scope: Any = None,
+    loss_collection: Any = _LOSSES_COLLECTION,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+) -> jax.Array:
+    """Squared error ``(predictions - labels)**2``, weighted and reduced as in TF1.
+
+    Args:
+      labels: targets, the shape of ``predictions``.
+      predictions: predicted values.
+      weights: a scalar, or an array of the rank of ``labels`` whose every
+        dimension is 1 or that of ``labels``.
+      scope: accepted and ignored.
+      loss_collection: accepted and ignored.
+      reduction: a :class:`Reduction` key.
+
+    Returns:
+      The weighted loss, shaped like ``labels`` for ``Reduction.NONE``, else a
+      scalar.
+
+    Raises:
+      ValueError: ``labels``, ``predictions`` or ``weights`` is None, the
+        shapes do not fit, or ``reduction`` is unknown.
+
+    Examples:
+      TensorFlow's own example (zero weights drop out of the default mean):
+
+      >>> from jaxloss.compat import tf_v1
+      >>> tf_v1.mean_squared_error([1, 2, 3], [1, 3, 5], weights=[0, 1, 0.25])
+      Array(1., dtype=float32)
+      >>> tf_v1.mean_squared_error([1, 2, 3], [1, 3, 5], weights=[0, 1, 0.25],
+      ...                          reduction=tf_v1.Reduction.SUM_OVER_BATCH_SIZE)
+      Array(0.66667, dtype=float32)
+    """
+    del scope, loss_collection
+    labels, predictions = _pair(labels, predictions, reduction)
+    weights = _check_weights(weights, tuple(labels.shape))
+    losses = jaxloss.squared_error(predictions, labels)
+    return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
+
+
+def absolute_difference(
+    labels: ArrayLike,
+    predictions: ArrayLike,
+    weights: ArrayLike = 1.0,
+    scope: Any = None,
+    loss_collection: Any = _LOSSES_COLLECTION,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+) -> jax.Array:
+    """Absolute error ``|predictions - labels|``, weighted and reduced as in TF1.
+
+    Args:
+      labels: targets, the shape of ``predictions``.
+      predictions: predicted values.
+      weights: a scalar, or an array of the rank of ``labels`` whose every
+        dimension is 1 or that of ``labels``.
+      scope: accepted and ignored.
+      loss_collection: accepted and ignored.
+      reduction: a :class:`Reduction` key.
+
+    Returns:
+      The weighted loss, shaped like ``labels`` for ``Reduction.NONE``, else a
+      scalar.
+
+    Raises:
+      ValueError: ``labels``, ``predictions`` or ``weights`` is None, the
+        shapes do not fit, or ``reduction`` is unknown.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import tf_v1
+      >>> tf_v1.absolute_difference(jnp.array([1.0, 2.0]), jnp.array([0.0, 4.0]),
+      ...                           weights=jnp.array([1.0, 0.5]), reduction=tf_v1.Reduction.MEAN)
+      Array(1.33333, dtype=float32)
+    """
+    del scope, loss_collection
+    labels, predictions = _pair(labels, predictions, reduction)
+    weights = _check_weights(weights, tuple(labels.shape))
+    losses = jaxloss.absolute_error(predictions, labels)
+    return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
+
+
+def cosine_distance(
+    labels: ArrayLike,
+    predictions: ArrayLike,
+    axis: int | None = None,
+    weights: ArrayLike = 1.0,
+    scope: Any = None,
+    loss_collection: Any = _LOSSES_COLLECTION,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+    dim: int | None = None,
+) -> jax.Array:
+    """TF1's cosine distance ``1 - sum(labels * predictions, axis)``, weighted and reduced.
+
+    As in TensorFlow, the inputs are assumed unit-normalised and are **not**
+    normalised here (:func:`jaxloss.cosine_distance` normalises, so it gives
+    other values for vectors that are not unit vectors), and ``axis`` is kept
+    with size 1: the losses of ``[batch_size, d]`` inputs with ``axis=1`` are
+    ``[batch_size, 1]``, so per-example weights are ``[batch_size, 1]``. The
+    products come from :func:`jaxloss.reduce` (``reduction="none"``).
+
+    Args:
+      labels: targets, the shape of ``predictions``.
+      predictions: unit vectors along ``axis``.
+      axis: the vector axis; required.
+      weights: a scalar, or an array of the rank of the losses whose every
+        dimension is 1 or that of the losses.
+      scope: accepted and ignored.
+      loss_collection: accepted and ignored.
+      reduction: a :class:`Reduction` key.
+      dim: deprecated name of ``axis``.
+
+    Returns:
+      The weighted loss, the shape of ``labels`` with ``axis`` of size 1 for
+      ``Reduction.NONE``, else a scalar.
+
+    Raises:
+      ValueError: ``axis`` is None (or both ``axis`` and ``dim`` are given),
+        ``labels``, ``predictions`` or ``weights`` is None, the shapes do not
+        fit, or ``reduction`` is unknown.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import tf_v1
+      >>> labels = jnp.array([[1.0, 0.0], [0.6, 0.8]])
+      >>> predictions = jnp.array([[0.0, 1.0], [0.6, 0.8]])
+      >>> tf_v1.cosine_distance(labels, predictions, axis=1, reduction=tf_v1.Reduction.NONE)
+      Array([[1.],
+             [0.]], dtype=float32)
+    """
+    del scope, loss_collection
+    if axis is not None and dim is not None:
+        raise ValueError("Cannot specify both 'axis' and 'dim'.")
+    axis = dim if axis is None else axis
+    if axis is None:
+        raise ValueError("You must specify argument `axis`.")
+    labels, predictions = _pair(labels, predictions, reduction)
+    ax = _checks.check_axis(predictions, axis, "predictions")
+    losses_shape = tuple(1 if i == ax else n for i, n in enumerate(predictions.shape))
+    weights = _check_weights(weights, losses_shape)
+    products = jaxloss.reduce(predictions, labels, reduction="none")
+    losses = 1.0 - jnp.sum(products, axis=ax, keepdims=True)
+    return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
+
+
+def _div_no_nan(num: jax.Array, den: jax.Array) -> jax.Array:
+    # tf.math.div_no_nan, with a zero gradient where den == 0 (double where).
+    zero = den == 0
+    return jnp.where(zero, 0.0, num / jnp.where(zero, 1.0, den))
+
+
+def mean_pairwise_squared_error(
+    labels: ArrayLike,
+    predictions: ArrayLike,
+    weights: ArrayLike = 1.0,
+    scope: Any = None,
+    loss_collection: Any = _LOSSES_COLLECTION,
+) -> jax.Array:
+    """Mean squared difference of pairwise differences, TensorFlow 1 graph-mode values.
+
+    For each example ``b`` (the first axis), with ``d = predictions - labels``
+    over its other axes and ``n_b`` the number of non-zero ``weights`` in it
+    once ``weights`` is broadcast to ``labels``::
+
+        loss_b = 2 sum(d**2) / (n_b - 1) - 2 sum(d)**2 / (n_b (n_b - 1))
+
+    (0 where a denominator is 0). With no zero weights this is the mean over
+    the pairs ``i < j`` of ``((p_i - p_j) - (l_i - l_j))**2``. The result is
+    ``sum(loss_b * weights)``, with ``loss_b`` broadcast to ``weights``
+    (a full-shape ``weights`` scales ``loss_b`` by the sum of its entries in
+    example ``b``); it is a sum over the batch, and 0 if every weight is 0.
+    As in TensorFlow there is no ``reduction`` argument.
+
+    TensorFlow 2 in eager mode returns a different value for scalar, non-zero
+    weights: ``_num_present`` then takes a shortcut and counts every element
+    of the batch instead of those of each example, so ``n_b`` is the batch's
+    element count. Graph mode (TensorFlow 1, and ``tf.function``) always counts
+    per example; that is the value here.
+
+    Args:
+      labels: targets ``[batch_size, d0, ..., dN]``.
+      predictions: predictions, the shape of ``labels``.
+      weights: a scalar, or an array of the rank of ``labels`` whose every
+        dimension is 1 or that of ``labels`` (so per-example weights are
+        ``[batch_size, 1, ...]``).
+      scope: accepted and ignored.
+      loss_collection: accepted and ignored.
+
+    Returns:
+      The scalar weighted loss.
+
+    Raises:
+      ValueError: ``labels``, ``predictions`` or ``weights`` is None, or the
+        shapes do not fit.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import tf_v1
+      >>> labels = jnp.array([[0.0, 1.0, 2.0], [1.0, 1.0, 1.0]])
+      >>> predictions = jnp.array([[0.0, 1.0, 4.0], [1.0, 1.0, 1.0]])
+      >>> tf_v1.mean_pairwise_squared_error(labels, predictions)
+      Array(2.66667, dtype=float32)
+    """
+    del scope, loss_collection
+    labels, predictions = _pair(labels, predictions, Reduction.SUM)
+    weights = _check_weights(weights, tuple(labels.shape))
+    # No core function computes this TF-specific statistic (its count n_b
+    # follows the weights while its sums run over every element), so the
+    # twin composes it from core squared errors and jaxloss.reduce sums.
+    squares = jaxloss.squared_error(predictions, labels)
+    dtype = squares.dtype
+    diffs = predictions.astype(dtype) - labels.astype(dtype)
+    axes = tuple(range(1, squares.ndim))
+    present = jnp.broadcast_to(weights != 0, squares.shape).astype(dtype)
+    n = jnp.sum(present, axis=axes, keepdims=True)
+    term1 = 2.0 * _div_no_nan(jnp.sum(squares, axis=axes, keepdims=True), jnp.maximum(n - 1.0, 0.0))
+    term2 = 2.0 * _div_no_nan(
+        jnp.square(jnp.sum(diffs, axis=axes, keepdims=True)), jnp.maximum(n * (n - 1.0), 0.0)
+    )
+    per_example = term1 - term2
+    per_example = jnp.broadcast_to(per_example, jnp.broadcast_shapes(per_example.shape, weights.shape))
+    loss = jaxloss.reduce(per_example, weights, reduction="sum")
+    return jnp.where(jnp.sum(n) > 0, loss, 0.0)
