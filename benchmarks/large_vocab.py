@@ -49,6 +49,8 @@ def parse_args(argv=None):
     p.add_argument("--dim", type=int, default=512, help="D, hidden size (default 512)")
     p.add_argument("--vocab", type=int, default=32768, help="V, classes (default 32768)")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--weight-layout", default="DV", choices=["DV", "VD"],
+                   help="DV: a [D, V] kernel (default); VD: a tied [V, D] table (baseline: hidden @ table.T)")
     p.add_argument("--chunk-size", type=int, default=None,
                    help="fused chunk_size (default: the function's own choice)")
     p.add_argument("--repeats", type=int, default=7, help="timed runs of each (default 7)")
@@ -57,35 +59,51 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def make_inputs(n, d, v, dtype, seed=0):
+def make_inputs(n, d, v, dtype, layout="DV", seed=0):
     k1, k2, k3 = jax.random.split(jax.random.key(seed), 3)
     hidden = jax.random.normal(k1, (n, d), jnp.float32).astype(dtype)
-    weight = (jax.random.normal(k2, (d, v), jnp.float32) / np.sqrt(d)).astype(dtype)
+    shape = (d, v) if layout == "DV" else (v, d)
+    weight = (jax.random.normal(k2, shape, jnp.float32) / np.sqrt(d)).astype(dtype)
     labels = jax.random.randint(k3, (n,), 0, v)
     return hidden, weight, labels
 
 
-def baseline_loss(hidden, weight, labels):
-    logits = hidden @ weight
-    return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels).mean()
+def make_baseline_loss(layout):
+    def baseline_loss(hidden, weight, labels):
+        logits = hidden @ (weight if layout == "DV" else weight.T)
+        return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels).mean()
+
+    return baseline_loss
 
 
-def make_fused_loss(chunk_size):
+def make_fused_loss(chunk_size, layout):
     def fused_loss(hidden, weight, labels):
         return jaxloss.fused_linear_cross_entropy(hidden, weight, labels, chunk_size=chunk_size,
-                                                  reduction="mean")
+                                                  reduction="mean", weight_layout=layout)
+
     return fused_loss
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def main(argv=None):
     args = parse_args(argv)
     n, d, v = args.tokens, args.dim, args.vocab
     dtype = jnp.dtype(args.dtype)
-    hidden, weight, labels = make_inputs(n, d, v, dtype)
+    hidden, weight, labels = make_inputs(n, d, v, dtype, args.weight_layout)
     device = jax.devices()[0]
     fns = {
-        "baseline": jax.jit(jax.value_and_grad(baseline_loss, argnums=(0, 1))),
-        "fused": jax.jit(jax.value_and_grad(make_fused_loss(args.chunk_size), argnums=(0, 1))),
+        "baseline": jax.jit(jax.value_and_grad(make_baseline_loss(args.weight_layout), argnums=(0, 1))),
+        "fused": jax.jit(jax.value_and_grad(make_fused_loss(args.chunk_size, args.weight_layout), argnums=(0, 1))),
     }
     compiled, temp = {}, {}
     for name, fn in fns.items():
@@ -109,8 +127,8 @@ def main(argv=None):
 
     grad_floor = hidden.size * hidden.dtype.itemsize + weight.size * weight.dtype.itemsize
     print(f"jax {jax.__version__}, device: {device.device_kind} ({device.platform}), "
-          f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}")
-    print(f"shape: N={n} D={d} V={v} dtype={dtype.name}; fused chunk_size="
+          f"{os.cpu_count()} CPU cores, {cpu_name()}")
+    print(f"shape: N={n} D={d} V={v} dtype={dtype.name} weight_layout={args.weight_layout}; fused chunk_size="
           f"{args.chunk_size if args.chunk_size else 'auto'}; {args.repeats} alternating runs each")
     print(f"{'':10s} {'temp MiB':>10s} {'median s':>10s}")
     for name in compiled:

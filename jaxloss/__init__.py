@@ -37,6 +37,7 @@ from jaxloss._regression import squared_error
 
 # --- large vocabularies ---
 from jaxloss._fused import fused_linear_cross_entropy
+from jaxloss._fused import sharded_fused_linear_cross_entropy
 
 # Reductions and wrappers.
 from jaxloss._reduce import REDUCTIONS

@@ -239,7 +239,7 @@ def sparse_softmax_cross_entropy(
         gap = jnp.where(kept, safe_log_s[..., None] - (jnp.where(kept, x, 0.0) - shift[..., None]), 0.0)
         if cw is not None:
             gap = gap * cw
-        k = jnp.maximum(jnp.sum(kept, axis=-1), 1).astype(dtype) if mask is not None else num_classes
+        k = jnp.maximum(jnp.sum(kept, axis=-1), 1).astype(dtype)
         loss = (1.0 - label_smoothing) * loss + label_smoothing * jnp.sum(gap, axis=-1) / k
     if not _is_zero(z_loss):
         loss = loss + z_loss * jnp.square(safe_lse)

@@ -8,12 +8,13 @@ exist at any moment, and (for a scalar reduction) produce the gradients in
 the same pass as the loss, as Liger Kernel does: the backward pass is a
 multiplication by the incoming cotangent.
 
-``sharded_fused_linear_cross_entropy`` runs the same computation with the
-tokens split over one mesh axis and the vocabulary over another (tensor
-parallelism, Megatron-LM style): the row maximum, the sum of exponentials and
-the target logit are all-reduced over the vocabulary axis, the logits are
-never gathered. ``sharded_sparse_softmax_cross_entropy`` does the same for
-logits that are already materialised and vocabulary-sharded.
+``sharded_fused_linear_cross_entropy`` runs the same computation under
+``jax.shard_map`` with the tokens split over one mesh axis and the vocabulary
+over another (tensor parallelism, Megatron-LM style): the row maximum, the sum
+of exponentials and the target logit are all-reduced over the vocabulary
+axis, and the logits are never gathered. (For logits that are already
+materialised and vocabulary-sharded, ``jaxloss.sparse_softmax_cross_entropy``
+under ``jit`` is partitioned that way by XLA itself.)
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ from jax import lax
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
-from jaxloss import _checks
-from jaxloss import _reduce
+from jaxloss import _checks, _reduce
 
 ArrayLike = Any
 
