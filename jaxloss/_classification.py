@@ -302,16 +302,20 @@ def softmax_focal_loss(
 
 def _log1mexp(log_p: jax.Array) -> jax.Array:
     """``log(1 - exp(log_p))`` for ``log_p <= 0``, finite even where ``p == 1``."""
-    # Maechler's split: expm1 near 0, log1p further out. ``log_p`` is held
-    # below -tiny so that p == 1 gives log(tiny) instead of -inf (whose
-    # gradient would meet a zero and make nan).
-    v = jnp.minimum(log_p, -jnp.finfo(log_p.dtype).tiny)
+    # Maechler's split: expm1 near 0, log1p further out. Where p rounds to 1
+    # the result is pinned to log(tiny) by a double where, so that neither the
+    # -inf of log(0) nor the ~1/tiny derivatives of the split (whose second
+    # derivative overflows) reach any order of differentiation.
+    tiny = jnp.finfo(log_p.dtype).tiny
+    at_one = log_p >= -tiny
+    v = jnp.where(at_one, -1.0, log_p)
     near = v > -0.6931472
-    return jnp.where(
+    out = jnp.where(
         near,
         jnp.log(-jnp.expm1(jnp.where(near, v, -1.0))),
         jnp.log1p(-jnp.exp(jnp.where(near, -1.0, v))),
     )
+    return jnp.where(at_one, jnp.log(tiny), out)
 
 
 def poly1_cross_entropy(
@@ -563,7 +567,8 @@ def categorical_cross_entropy(
     labels = _smooth_dense(labels, label_smoothing, probs.shape[-1], None)
     total = jnp.sum(probs, axis=-1, keepdims=True)
     probs = probs / jnp.where(total == 0, 1.0, total)
-    return -jnp.sum(labels * log_clipped(probs, epsilon), axis=-1)
+    # safe_mul: with epsilon == 0 a zero label meets log(0) = -inf.
+    return -jnp.sum(safe_mul(labels, log_clipped(probs, epsilon)), axis=-1)
 
 
 def binary_cross_entropy(
@@ -604,7 +609,7 @@ def binary_cross_entropy(
     one = jnp.asarray(1.0, probs.dtype)
     eps = jnp.asarray(epsilon, probs.dtype)
     clipped = clip_straight_through(probs, eps, one - eps)
-    return -(labels * jnp.log(clipped) + (1.0 - labels) * jnp.log(1.0 - clipped))
+    return -(safe_mul(labels, jnp.log(clipped)) + safe_mul(1.0 - labels, jnp.log(1.0 - clipped)))
 
 
 def log_loss(

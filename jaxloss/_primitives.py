@@ -53,7 +53,10 @@ def log_sum_exp_shifted(x: jax.Array, shift: jax.Array, axis: int) -> jax.Array:
     dominates. ``-inf`` entries are "masked": they add exp(-inf) = 0. A row
     that is all ``-inf`` gives ``-inf`` (an empty sum), never ``nan``.
     """
-    return jnp.log(jnp.sum(jnp.exp(x - shift), axis=axis, keepdims=True))
+    # Written x + (-shift), not x - shift: the backward pass forms x - shift
+    # too, and XLA:CPU materialises a [..., C] subexpression shared by the
+    # two instead of fusing it into each (measured: 5-10 % slower).
+    return jnp.log(jnp.sum(jnp.exp(x + (-shift)), axis=axis, keepdims=True))
 
 
 @log_sum_exp_shifted.defjvp
@@ -71,6 +74,8 @@ def _log_sum_exp_shifted_jvp(axis, primals, tangents):
 def _softmax_shifted(x: jax.Array, shift: jax.Array, log_s: jax.Array) -> jax.Array:
     # exp(-inf - finite) is already 0; only a row whose log-sum is -inf
     # (everything masked) needs it replaced, which is a per-row select.
+    # (x - shift) first keeps the softmax normalised when logits are huge
+    # ([1e30, 1e30] -> [0.5, 0.5]).
     return jnp.exp((x - shift) - jnp.where(jnp.isfinite(log_s), log_s, 0.0))
 
 
