@@ -441,6 +441,13 @@ def sparse_softmax_cross_entropy(
     return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
 
 
+def _elementwise(core, labels, predictions, weights, reduction, **options) -> jax.Array:
+    """The body every elementwise twin shares: checks, the core loss, TF1's reduction."""
+    labels, predictions = _pair(labels, predictions, reduction)
+    weights = _check_weights(weights, tuple(labels.shape))
+    return jaxloss.reduce(core(predictions, labels, **options), weights, reduction=_TO_CORE[reduction])
+
+
 def log_loss(
     labels: ArrayLike,
     predictions: ArrayLike,
@@ -481,10 +488,7 @@ def log_loss(
       Array(0.73397, dtype=float32)
     """
     del scope, loss_collection
-    labels, predictions = _pair(labels, predictions, reduction)
-    weights = _check_weights(weights, tuple(labels.shape))
-    losses = jaxloss.log_loss(predictions, labels, epsilon=epsilon)
-    return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
+    return _elementwise(jaxloss.log_loss, labels, predictions, weights, reduction, epsilon=epsilon)
 
 
 def hinge_loss(
@@ -574,10 +578,7 @@ def huber_loss(
       Array(1.3125, dtype=float32)
     """
     del scope, loss_collection
-    labels, predictions = _pair(labels, predictions, reduction)
-    weights = _check_weights(weights, tuple(labels.shape))
-    losses = jaxloss.huber(predictions, labels, delta=delta)
-    return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
+    return _elementwise(jaxloss.huber, labels, predictions, weights, reduction, delta=delta)
 
 
 def mean_squared_error(
@@ -618,10 +619,7 @@ def mean_squared_error(
       Array(0.66667, dtype=float32)
     """
     del scope, loss_collection
-    labels, predictions = _pair(labels, predictions, reduction)
-    weights = _check_weights(weights, tuple(labels.shape))
-    losses = jaxloss.squared_error(predictions, labels)
-    return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
+    return _elementwise(jaxloss.squared_error, labels, predictions, weights, reduction)
 
 
 def absolute_difference(
@@ -659,10 +657,7 @@ def absolute_difference(
       Array(1.33333, dtype=float32)
     """
     del scope, loss_collection
-    labels, predictions = _pair(labels, predictions, reduction)
-    weights = _check_weights(weights, tuple(labels.shape))
-    losses = jaxloss.absolute_error(predictions, labels)
-    return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
+    return _elementwise(jaxloss.absolute_error, labels, predictions, weights, reduction)
 
 
 def cosine_distance(
