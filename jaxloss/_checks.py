@@ -130,6 +130,18 @@ def check_axis(x: jax.Array, axis: int, name: str) -> int:
     return int(axis) % x.ndim
 
 
+def check_sparse_labels(predictions: jax.Array, labels: jax.Array, axis: int, name: str) -> int:
+    """Checks integer labels shaped like ``predictions`` without ``axis``; returns the axis."""
+    ax = check_axis(predictions, axis, name)
+    expected = predictions.shape[:ax] + predictions.shape[ax + 1 :]
+    if tuple(labels.shape) != tuple(expected):
+        raise ValueError(
+            f"`labels` must have the shape of `{name}` without axis {axis}, {tuple(expected)}, "
+            f"got {tuple(labels.shape)} ({name} shape {tuple(predictions.shape)})."
+        )
+    return ax
+
+
 def check_range(
     value: Any,
     name: str,

@@ -185,13 +185,7 @@ def sparse_softmax_cross_entropy(
     """
     logits = _checks.as_float(logits, "logits")
     labels = _checks.as_integer(labels, "labels")
-    ax = _checks.check_axis(logits, axis, "logits")
-    expected = logits.shape[:ax] + logits.shape[ax + 1 :]
-    if tuple(labels.shape) != tuple(expected):
-        raise ValueError(
-            f"`labels` must have the shape of `logits` without axis {axis}, {tuple(expected)}, "
-            f"got {tuple(labels.shape)} (logits shape {tuple(logits.shape)})."
-        )
+    ax = _checks.check_sparse_labels(logits, labels, axis, "logits")
     _check_smoothing(label_smoothing)
     _checks.check_range(z_loss, "z_loss", 0.0)
     if ignore_index is not None and (

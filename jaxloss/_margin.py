@@ -128,13 +128,7 @@ def multiclass_hinge(scores: ArrayLike, labels: ArrayLike, *, axis: int = -1) ->
     """
     s = _checks.as_float(scores, "scores")
     labels = _checks.as_integer(labels, "labels")
-    ax = _checks.check_axis(s, axis, "scores")
-    expected = s.shape[:ax] + s.shape[ax + 1 :]
-    if tuple(labels.shape) != tuple(expected):
-        raise ValueError(
-            f"`labels` must have the shape of `scores` without axis {axis}, {tuple(expected)}, "
-            f"got {tuple(labels.shape)} (scores shape {tuple(s.shape)})."
-        )
+    ax = _checks.check_sparse_labels(s, labels, axis, "scores")
     x = jnp.moveaxis(s.astype(_checks.compute_dtype(s)), ax, -1)
     num_classes = x.shape[-1]
     _checks.check_labels_in_range(labels, num_classes, jnp.ones(labels.shape, bool))
