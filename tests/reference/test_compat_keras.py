@@ -546,6 +546,11 @@ def test_class_shape_errors():
     ],
 )
 def test_get_config(name, kwargs):
+    assert_config_like_keras(name, kwargs)
+
+
+def assert_config_like_keras(name, kwargs):
+    """Same get_config, name, reduction and dtype as Keras, and a from_config round trip."""
     theirs = getattr(keras.losses, name)(**kwargs)
     ours = getattr(jk, name)(**kwargs)
     assert ours.get_config() == theirs.get_config()

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from jaxloss.compat import keras as jk  # noqa: E402
-from tests.reference.test_compat_keras import REDUCTIONS, _close, _keras_or_error  # noqa: E402
+from tests.reference.test_compat_keras import REDUCTIONS, _close, _keras_or_error, assert_config_like_keras  # noqa: E402
 
 _RNG = np.random.default_rng(7)
 B, K = 4, 5
@@ -465,12 +465,7 @@ def test_categorical_focal_single_class_warns():
     ],
 )
 def test_get_config(name, kwargs):
-    theirs = getattr(keras.losses, name)(**kwargs)
-    ours = getattr(jk, name)(**kwargs)
-    assert ours.get_config() == theirs.get_config()
-    assert ours.name == theirs.name and ours.reduction == theirs.reduction and ours.dtype == theirs.dtype
-    again = getattr(jk, name).from_config(ours.get_config())
-    assert again.get_config() == ours.get_config()
+    assert_config_like_keras(name, kwargs)
 
 
 def test_name_none():
