@@ -155,7 +155,7 @@ def _logits(cfg: _Config, hh, w, bs, opts):
     """``s = cap * tanh((hh @ w + b) / cap)`` (or without the cap) and ``tanh``."""
     z = _dot(hh, w, 1, 1 if cfg.vd else 0, cfg.acc_dtype)
     if cfg.has_bias:
-        z = z + bs[0].astype(cfg.acc_dtype)
+        z = z + bs[0].astype(cfg.acc_dtype)[None, :]
     if not cfg.softcap:
         return z, None
     # Gemma-2 soft cap: cap * tanh(z / cap), whose derivative is 1 - tanh^2.
