@@ -10,7 +10,10 @@ __version__ = "0.1.0"
 
 # Classification from logits and from probabilities.
 from jaxloss._classification import binary_cross_entropy
+from jaxloss._classification import binary_focal_cross_entropy
 from jaxloss._classification import categorical_cross_entropy
+from jaxloss._classification import categorical_focal_cross_entropy
+from jaxloss._classification import generalized_cross_entropy
 from jaxloss._classification import log_loss
 from jaxloss._classification import poly1_cross_entropy
 from jaxloss._classification import sigmoid_binary_cross_entropy
@@ -19,6 +22,7 @@ from jaxloss._classification import softmax_cross_entropy
 from jaxloss._classification import softmax_focal_loss
 from jaxloss._classification import sparse_softmax_cross_entropy
 from jaxloss._classification import weak_cross_entropy_2d
+from jaxloss._ctc import ctc
 
 # --- other families: one import per line, added as each module lands ---
 from jaxloss._distributions import kl_divergence
@@ -27,13 +31,19 @@ from jaxloss._margin import categorical_hinge
 from jaxloss._margin import hinge
 from jaxloss._margin import multiclass_hinge
 from jaxloss._margin import squared_hinge
+from jaxloss._metric import circle
 from jaxloss._metric import contrastive
 from jaxloss._ranking import wmw_auc_loss
 from jaxloss._regression import absolute_error
+from jaxloss._regression import absolute_percentage_error
 from jaxloss._regression import cosine_distance
 from jaxloss._regression import huber
 from jaxloss._regression import log_cosh
+from jaxloss._regression import pairwise_squared_error
 from jaxloss._regression import squared_error
+from jaxloss._regression import squared_log_error
+from jaxloss._segmentation import dice
+from jaxloss._segmentation import tversky
 
 # --- large vocabularies ---
 from jaxloss._fused import fused_linear_cross_entropy

@@ -6,6 +6,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxloss import _checks
 from jaxloss._primitives import (
@@ -639,3 +640,230 @@ def log_loss(
     probs, labels = _binary_inputs(probs, labels, 0.0, pred_name="probs")
     # safe_mul keeps a zero-label term at 0 when epsilon == 0 and its log is -inf.
     return -(safe_mul(labels, jnp.log(probs + epsilon)) + safe_mul(1.0 - labels, jnp.log(1.0 - probs + epsilon)))
+
+
+# --------------------------------------------------------------------------
+# powers of probabilities, focal and generalized cross-entropies
+# --------------------------------------------------------------------------
+
+
+def _power_floor(dtype) -> float:
+    """``sqrt(tiny)``: about 1e-19 in float32, 1.5e-154 in float64."""
+    return float(np.sqrt(np.finfo(dtype).tiny))
+
+
+@jax.custom_jvp
+def _power(x: jax.Array, q: jax.Array) -> jax.Array:
+    """``x ** q`` for ``x >= 0``, ``q >= 0``, with derivatives finite at ``x == 0``.
+
+    The derivative ``q x**(q - 1)`` is infinite at ``x == 0`` for ``q < 1``
+    (autodiff gives ``inf``, and ``nan`` once multiplied by a zero); here it
+    is taken at ``max(x, sqrt(tiny))``, so the first derivative is at most
+    ``1 / sqrt(tiny)`` and the second at most ``1 / tiny``: finite to the
+    Hessian in every float dtype, and exact for ``x >= sqrt(tiny)``.
+    """
+    return jnp.power(x, q)
+
+
+@_power.defjvp
+def _power_jvp(primals, tangents):
+    # Autodiff of x ** q is inf (then nan) at x == 0 for q < 1; see docstring.
+    x, q = primals
+    dx, dq = tangents
+    out = _power(x, q)
+    floor = _power_floor(x.dtype)
+    above = x > floor
+    xf = jnp.where(above, x, floor)
+    d_x = q * jnp.power(xf, q - 1.0)
+    # d/dq x**q = x**q log x: 0 at x == 0 (the limit), double where on the log.
+    pos = x > 0
+    d_q = jnp.where(pos, out * jnp.log(jnp.where(pos, x, 1.0)), 0.0)
+    return out, d_x * dx + d_q * dq
+
+
+def generalized_cross_entropy(
+    probs: ArrayLike,
+    labels: ArrayLike,
+    *,
+    q: float = 0.5,
+    axis: int = -1,
+) -> jax.Array:
+    r"""Generalized cross-entropy (Zhang & Sabuncu 2018) from probabilities.
+
+    .. math:: \ell = \frac{1 - p_y^{\,q}}{q}
+
+    with ``p_y`` the probability of the integer label ``y``, the value of
+    ``keras.losses.categorical_generalized_cross_entropy`` (no
+    renormalisation, no clip). ``q -> 0`` tends to cross-entropy, ``q = 1`` is
+    ``1 - p_y`` (MAE on a one-hot). The derivative ``-p_y**(q - 1)`` is
+    infinite at ``p_y == 0`` for ``q < 1``; there it is taken at
+    ``p_y = sqrt(tiny)`` (about 1e-19 in float32), finite to the Hessian,
+    and exact for every larger ``p_y``. Labels outside ``[0, C)`` give ``nan``
+    (Keras's one-hot silently gives ``1 / q``); under
+    ``jax.experimental.checkify.checkify(..., errors=checkify.user_checks)``
+    they raise.
+
+    Args:
+      probs: float probabilities ``[..., C, ...]`` in ``[0, 1]``.
+      labels: integer labels, the shape of ``probs`` without ``axis``.
+      q: in ``(0, 1]``.
+      axis: the class axis of ``probs``.
+
+    Returns:
+      The loss per example, shaped like ``labels``; float32 for 16-bit inputs.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> probs = jnp.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+      >>> jaxloss.generalized_cross_entropy(probs, jnp.array([0, 1]), q=0.5)
+      Array([0.32668, 1.36754 ], dtype=float32)
+
+    References:
+      Zhang and Sabuncu, "Generalized Cross Entropy Loss for Training Deep
+      Neural Networks with Noisy Labels", NeurIPS 2018.
+    """
+    probs = _checks.as_float(probs, "probs")
+    labels = _checks.as_integer(labels, "labels")
+    ax = _checks.check_sparse_labels(probs, labels, axis, "probs")
+    _checks.check_range(q, "q", 0.0, 1.0, low_open=True)
+    dtype = _checks.compute_dtype(probs)
+    x = jnp.moveaxis(probs.astype(dtype), ax, -1)
+    num_classes = x.shape[-1]
+    in_range = (labels >= 0) & (labels < num_classes)
+    _checks.check_labels_in_range(labels, num_classes, jnp.ones(labels.shape, bool))
+    safe_labels = jnp.where(in_range, labels, 0)
+    p_y = jnp.take_along_axis(x, safe_labels[..., None], axis=-1, mode="promise_in_bounds")[..., 0]
+    q = jnp.asarray(q, dtype)
+    loss = (1.0 - _power(p_y, q)) / q
+    return jnp.where(in_range, loss, jnp.nan)
+
+
+def binary_focal_cross_entropy(
+    probs: ArrayLike,
+    labels: ArrayLike,
+    *,
+    alpha: float | None = None,
+    gamma: float = 2.0,
+    label_smoothing: float = 0.0,
+    epsilon: float = 1e-7,
+) -> jax.Array:
+    r"""Elementwise binary focal cross-entropy from probabilities, with Keras's values.
+
+    .. math:: \ell = \alpha_t\,(1 - p_t)^\gamma\, \mathrm{BCE}(\bar p, y),\quad
+              p_t = y\,p + (1 - y)(1 - p),\quad
+              \bar p = \mathrm{clip}(p, \epsilon, 1 - \epsilon)
+
+    exactly as ``keras.losses.binary_focal_crossentropy`` computes it before
+    its mean over the last axis: labels smoothed towards 1/2 first, the
+    cross-entropy on the clipped probability, the modulating factor on the
+    **unclipped** one. ``alpha=None`` applies no class balancing; a number
+    gives ``alpha_t = y alpha + (1 - y)(1 - alpha)`` (Keras's
+    ``apply_class_balancing=True`` with that ``alpha``). Where Keras's clip
+    makes the gradient 0 (probabilities of exactly 0 or 1), ours is the
+    formula's derivative at the clipped point; the derivative of
+    ``(1 - p_t)**gamma`` is finite at ``p_t == 1`` for any ``gamma >= 0``.
+
+    Args:
+      probs: float probabilities in ``[0, 1]``.
+      labels: targets in ``[0, 1]``, broadcastable with ``probs``.
+      alpha: ``None``, or the weight of the positive class in ``[0, 1]``.
+      gamma: focusing parameter, ``>= 0``.
+      label_smoothing: in ``[0, 1]``, towards 1/2.
+      epsilon: the clip, ``0 <= epsilon < 0.5``.
+
+    Returns:
+      The elementwise loss, the broadcast shape; float32 for 16-bit inputs.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.binary_focal_cross_entropy(jnp.array([0.6, 0.4]), jnp.array([0.0, 1.0]))
+      Array([0.32987, 0.32987], dtype=float32)
+
+    References:
+      Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017.
+    """
+    _checks.check_range(gamma, "gamma", 0.0)
+    _checks.check_range(epsilon, "epsilon", 0.0, 0.5, high_open=True)
+    if alpha is not None:
+        _checks.check_range(alpha, "alpha", 0.0, 1.0)
+    probs, labels = _binary_inputs(probs, labels, label_smoothing, pred_name="probs")
+    shape = jnp.broadcast_shapes(probs.shape, labels.shape)
+    probs, labels = jnp.broadcast_to(probs, shape), jnp.broadcast_to(labels, shape)
+    one = jnp.asarray(1.0, probs.dtype)
+    eps = jnp.asarray(epsilon, probs.dtype)
+    clipped = clip_straight_through(probs, eps, one - eps)
+    bce = -(safe_mul(labels, jnp.log(clipped)) + safe_mul(1.0 - labels, jnp.log(1.0 - clipped)))
+    p_t = labels * probs + (1.0 - labels) * (1.0 - probs)
+    loss = _power(1.0 - p_t, jnp.asarray(gamma, probs.dtype)) * bce
+    if alpha is not None:
+        loss = (labels * alpha + (1.0 - labels) * (1.0 - alpha)) * loss
+    return loss
+
+
+def categorical_focal_cross_entropy(
+    probs: ArrayLike,
+    labels: ArrayLike,
+    *,
+    alpha: ArrayLike | None = None,
+    gamma: float = 2.0,
+    axis: int = -1,
+    label_smoothing: float = 0.0,
+    epsilon: float = 1e-7,
+) -> jax.Array:
+    r"""Categorical focal cross-entropy from probabilities, with Keras's values.
+
+    .. math:: \ell = -\sum_c \alpha_c\,(1 - \bar p_c)^\gamma\, y_c \log \bar p_c,\quad
+              \bar p = \mathrm{clip}(p / \textstyle\sum p, \epsilon, 1 - \epsilon)
+
+    as ``keras.losses.categorical_focal_crossentropy`` computes it (labels
+    smoothed as ``y (1 - a) + a / C``, probabilities renormalised along
+    ``axis`` and clipped, the modulating factor on the clipped probability).
+    ``alpha=None`` means no alpha factor (Keras always multiplies by its
+    ``alpha``, 0.25 by default, which :mod:`jaxloss.compat.keras` passes).
+    A per-class ``alpha`` and the ``C`` of the smoothing run along ``axis``
+    (Keras uses the last axis of the tensor for both whatever its ``axis``;
+    the two agree for ``axis=-1``). A row of zeros is not renormalised (Keras
+    gives ``nan``). Where Keras's clip makes the gradient 0, ours is the
+    formula's derivative at the clipped point.
+
+    Args:
+      probs: float probabilities ``[..., C, ...]`` (need not sum to 1).
+      labels: one-hot or soft labels, broadcastable to ``probs``.
+      alpha: ``None``, a scalar or a ``[C]`` array of class weights, ``>= 0``.
+      gamma: focusing parameter, ``>= 0``.
+      axis: the class axis.
+      label_smoothing: in ``[0, 1]``.
+      epsilon: the clip, ``0 <= epsilon < 0.5``.
+
+    Returns:
+      The loss per example (``probs`` without ``axis``); float32 for 16-bit
+      inputs.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> y_true = jnp.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+      >>> y_pred = jnp.array([[0.05, 0.9, 0.05], [0.1, 0.85, 0.05]])
+      >>> jaxloss.categorical_focal_cross_entropy(y_pred, y_true, alpha=0.25)
+      Array([2.634e-04, 6.759e-01], dtype=float32)
+
+    References:
+      Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017.
+    """
+    _check_smoothing(label_smoothing)
+    _checks.check_range(gamma, "gamma", 0.0)
+    _checks.check_range(epsilon, "epsilon", 0.0, 0.5, high_open=True)
+    probs, labels, _ = _dense_inputs(probs, labels, axis, None, pred_name="probs")
+    num_classes = probs.shape[-1]
+    labels = _smooth_dense(labels, label_smoothing, num_classes, None)
+    total = jnp.sum(probs, axis=-1, keepdims=True)
+    probs = probs / jnp.where(total == 0, 1.0, total)
+    one = jnp.asarray(1.0, probs.dtype)
+    eps = jnp.asarray(epsilon, probs.dtype)
+    clipped = clip_straight_through(probs, eps, one - eps)
+    # safe_mul: with epsilon == 0 a zero label meets log(0) = -inf.
+    cce = -safe_mul(labels, jnp.log(clipped))
+    per_class = _power(1.0 - clipped, jnp.asarray(gamma, probs.dtype)) * cce
+    if alpha is not None:
+        _checks.check_range(alpha, "alpha", 0.0)
+        per_class = per_class * _class_vector(alpha, "alpha", num_classes, probs.dtype)
+    return jnp.sum(per_class, axis=-1)

@@ -1,4 +1,4 @@
-"""Regression losses: squared, absolute, Huber, log-cosh and cosine distance."""
+"""Regression losses: squared, absolute, percentage, log, Huber, log-cosh, pairwise and cosine."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jaxloss import _checks, _primitives
+from jaxloss._segmentation import _reduce_axes
 
 ArrayLike = Any
 
@@ -158,6 +160,7 @@ def cosine_distance(
     *,
     axis: int = -1,
     epsilon: float = 1e-12,
+    normalize: bool = True,
 ) -> jax.Array:
     r"""Cosine distance :math:`1 - \cos(p, t)` along ``axis``.
 
@@ -168,11 +171,19 @@ def cosine_distance(
     ``optax.cosine_distance`` with ``epsilon = sqrt(ours)``. Vectors of any
     magnitude (``1e30`` or ``1e-30``) are normalised without overflow.
 
+    With ``normalize=False`` the inputs are taken as unit vectors already and
+    the value is ``1 - sum(p * t, axis)``, TensorFlow 1's
+    ``tf.compat.v1.losses.cosine_distance`` before its weighting (``epsilon``
+    is then unused); for vectors that are not unit vectors it is not in
+    ``[0, 2]``.
+
     Args:
       predictions: float array ``[..., D, ...]``.
       targets: array broadcastable to ``predictions``.
       axis: the vector axis.
       epsilon: lower bound on the squared norm, ``> 0``.
+      normalize: L2-normalise both inputs along ``axis`` first (default); if
+        False, they must be unit vectors already.
 
     Returns:
       The distance per vector, in ``[0, 2]``: ``predictions`` without
@@ -182,12 +193,187 @@ def cosine_distance(
       >>> import jax.numpy as jnp, jaxloss
       >>> jaxloss.cosine_distance(jnp.array([[1.0, 0.0], [0.0, 0.0]]), jnp.array([[0.0, 2.0], [1.0, 1.0]]))
       Array([1., 1.], dtype=float32)
+      >>> jaxloss.cosine_distance(jnp.array([[0.6, 0.8]]), jnp.array([[2.0, 0.0]]), normalize=False)
+      Array([-0.2], dtype=float32)
     """
     _checks.check_range(epsilon, "epsilon", 0.0, low_open=True)
+    if not isinstance(normalize, (bool, np.bool_)):
+        raise TypeError(f"`normalize` must be a bool, got {normalize!r}.")
     p, t = _checks.floats((predictions, "predictions"), targets=[(targets, "targets")])
     ax = _checks.check_axis(p, axis, "predictions")
     _checks.check_broadcastable_to(t, p.shape, "targets", "predictions")
     t = jnp.broadcast_to(t, p.shape)
+    if not normalize:
+        return 1.0 - jnp.sum(p * t, axis=ax)
     eps = jnp.asarray(epsilon, p.dtype)
     cos = jnp.sum(_l2_normalize(p, ax, eps) * _l2_normalize(t, ax, eps), axis=ax)
     return 1.0 - cos
+
+
+def absolute_percentage_error(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    epsilon: float = 1e-7,
+) -> jax.Array:
+    r"""Elementwise absolute percentage error :math:`100\,|t - p| / \max(|t|, \epsilon)`.
+
+    Keras's ``mean_absolute_percentage_error`` is its mean over the last
+    axis (same formula, same ``epsilon``). The gradient in ``predictions`` is
+    ``-100 sign(t - p) / max(|t|, epsilon)``, 0 at ``p == t``; a zero target
+    gives the finite ``100 |p| / epsilon``.
+
+    Args:
+      predictions: float array.
+      targets: array broadcastable with ``predictions``.
+      epsilon: lower bound on ``|t|``, ``> 0``.
+
+    Returns:
+      The elementwise loss (in percent), the broadcast shape; float32 for
+      16-bit inputs.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.absolute_percentage_error(jnp.array([1.1, 0.5, 3.0]), jnp.array([1.0, -1.0, 3.0]))
+      Array([ 10.000002, 150.      ,   0.      ], dtype=float32)
+    """
+    _checks.check_range(epsilon, "epsilon", 0.0, low_open=True)
+    p, t = _checks.floats((predictions, "predictions"), targets=[(targets, "targets")])
+    shape = _checks.check_broadcast(p, t, "predictions", "targets")
+    p, t = jnp.broadcast_to(p, shape), jnp.broadcast_to(t, shape)
+    ratio = (t - p) / jnp.maximum(jnp.abs(t), jnp.asarray(epsilon, p.dtype))
+    # |r| as r * sign(r): derivative sign(r), 0 at p == t (as absolute_error).
+    return 100.0 * (ratio * jnp.sign(ratio))
+
+
+def squared_log_error(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    epsilon: float = 1e-7,
+) -> jax.Array:
+    r"""Elementwise squared log error :math:`(\log(1 + \bar p) - \log(1 + \bar t))^2`.
+
+    with ``bar x = max(x, epsilon)``: Keras's
+    ``mean_squared_logarithmic_error`` before its mean over the last axis
+    (computed with ``log1p``, where Keras writes ``log(x + 1)``: the same up
+    to float32 rounding, more accurate for small values). Where Keras's
+    ``max`` makes the gradient exactly 0 (``p < epsilon``), ours is the
+    formula's derivative at the clipped point, ``2 (log1p(eps) - log1p(bar
+    t)) / (1 + eps)``: finite, and negative when the target is larger, so a
+    negative prediction is pushed up. The same holds for ``targets``.
+
+    Args:
+      predictions: float array (meant to be ``>= 0``).
+      targets: array broadcastable with ``predictions``.
+      epsilon: lower clip of both inputs, ``>= 0``.
+
+    Returns:
+      The elementwise loss, the broadcast shape; float32 for 16-bit inputs.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, jaxloss
+      >>> jaxloss.squared_log_error(jnp.array([1.0, 0.0]), jnp.array([3.0, 0.0]))
+      Array([0.48045, 0.     ], dtype=float32)
+      >>> float(jax.grad(lambda p: jaxloss.squared_log_error(p, 1.0))(-2.0))  # Keras: 0.0
+      -1.38629
+    """
+    _checks.check_range(epsilon, "epsilon", 0.0)
+    p, t = _checks.floats((predictions, "predictions"), targets=[(targets, "targets")])
+    shape = _checks.check_broadcast(p, t, "predictions", "targets")
+    eps = jnp.asarray(epsilon, p.dtype)
+    big = jnp.asarray(jnp.inf, p.dtype)
+    # clip_straight_through: max(x, eps) whose derivative is 1 below eps too.
+    log_p = jnp.log1p(_primitives.clip_straight_through(jnp.broadcast_to(p, shape), eps, big))
+    log_t = jnp.log1p(_primitives.clip_straight_through(jnp.broadcast_to(t, shape), eps, big))
+    return jnp.square(log_p - log_t)
+
+
+def pairwise_squared_error(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    axis: int | tuple[int, ...] | None = -1,
+    where: ArrayLike | None = None,
+    count: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Mean over pairs of the squared difference of pairwise differences along ``axis``.
+
+    With ``d = p - t`` over the ``n`` entries of ``axis``:
+
+    .. math:: \ell = \frac{2}{n (n - 1)} \sum_{i < j} \big((p_i - p_j) - (t_i - t_j)\big)^2
+              = \frac{2}{n - 1}\Big(\sum_i d_i^2 - \frac{(\sum_i d_i)^2}{n}\Big)
+
+    which is invariant to a constant shift of the predictions (TensorFlow 1's
+    ``mean_pairwise_squared_error`` per example, before its weighting; TF
+    reduces every axis but the first: pass ``axis=tuple(range(1, ndim))``).
+    It is computed as ``2/(n-1) sum (d_i - mean d)^2``, with no cancellation
+    and no overflow in the gradient for errors of any magnitude. ``n <= 1``
+    gives 0.
+
+    ``where`` masks entries out of the sums and of ``n`` (a masked entry
+    contributes exactly 0, even if it holds ``nan``). ``count`` replaces ``n``
+    in the formula on the right while the sums still run over every unmasked
+    entry: TensorFlow 1 counts only the entries with a non-zero weight (per
+    example, ``count = sum(broadcast(weights != 0), axis)``) but sums over
+    all of them, and :mod:`jaxloss.compat.tf_v1` reproduces that with it.
+
+    Args:
+      predictions: float array.
+      targets: array broadcastable to ``predictions``.
+      axis: an int, a tuple of ints, or ``None`` for all axes: the entries
+        paired.
+      where: optional boolean mask broadcastable to ``predictions``.
+      count: optional ``n`` per result, broadcastable to the result shape
+        (``predictions`` without ``axis``).
+
+    Returns:
+      The loss, ``predictions`` without ``axis``; float32 for 16-bit inputs.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> p = jnp.array([[0.0, 1.0, 4.0], [2.0, 3.0, 4.0]])
+      >>> t = jnp.array([[0.0, 1.0, 2.0], [1.0, 2.0, 3.0]])
+      >>> jaxloss.pairwise_squared_error(p, t)
+      Array([2.66667, 0.     ], dtype=float32)
+    """
+    p, t = _checks.floats((predictions, "predictions"), targets=[(targets, "targets")])
+    _checks.check_broadcastable_to(t, p.shape, "targets", "predictions")
+    axes = _reduce_axes(p, axis, "predictions")
+    d = p - jnp.broadcast_to(t, p.shape)
+    out_shape = tuple(n for i, n in enumerate(p.shape) if i not in axes)
+    mask = _checks.as_mask(where, p.shape, "predictions")
+    if mask is None:
+        size = 1
+        for a in axes:
+            size *= p.shape[a]
+        entries = jnp.asarray(float(size), p.dtype)
+    else:
+        # First where of the double where: a masked nan never enters a sum.
+        d = jnp.where(mask, d, 0.0)
+        entries = jnp.sum(mask, axis=axes).astype(p.dtype)
+    nonempty = entries > 0
+    # The mean as c + mean(d - c) with c an entry (the largest, held
+    # constant): exact for a constant row, so its deviations are exactly 0
+    # even at 1e30, where rounding the plain mean would square to inf.
+    c = jnp.max(d if mask is None else jnp.where(mask, d, -jnp.inf), axis=axes, keepdims=True)
+    c = lax.stop_gradient(jnp.where(jnp.isfinite(c), c, 0.0))
+    shifted = d - c if mask is None else jnp.where(mask, d - c, 0.0)
+    mean = jnp.squeeze(c, axes) + jnp.sum(shifted, axis=axes) / jnp.where(nonempty, entries, 1.0)
+    dev = d - jnp.expand_dims(mean, axes)
+    if mask is not None:
+        dev = jnp.where(mask, dev, 0.0)
+    core = jnp.sum(jnp.square(dev), axis=axes)
+    if count is None:
+        n = entries
+    else:
+        n = _checks.as_numeric(count, "count").astype(p.dtype)
+        _checks.check_broadcastable_to(n, out_shape, "count", "the result")
+        n = jnp.broadcast_to(n, out_shape)
+        # sum d^2 - (sum d)^2 / n = sum (d - mean)^2 + N mean^2 (1 - N / n),
+        # N the entries summed; safe_mul keeps an overflowing mean^2 from
+        # meeting a zero coefficient (n == N) as inf * 0.
+        ratio = entries / jnp.where(n > 0, n, 1.0)
+        core = core + _primitives.safe_mul(entries * (1.0 - ratio), jnp.square(mean))
+    paired = n > 1
+    return jnp.where(paired, 2.0 * core / jnp.where(paired, n - 1.0, 1.0), 0.0)

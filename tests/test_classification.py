@@ -21,7 +21,13 @@ import pytest
 from jax.experimental import checkify
 
 import jaxloss
-from tests.helpers import EXTREME_LOGITS, assert_all_finite, assert_transform_invariant
+from tests.helpers import (
+    EXTREME_LOGITS,
+    assert_all_finite,
+    assert_transform_invariant,
+    check_grads_x64,
+    value_grad_hessian,
+)
 
 INF = np.inf
 B, C = 4, 5
@@ -1174,3 +1180,158 @@ def test_probability_losses_agree_with_logit_losses_away_from_the_clip():
     s = np.asarray(jax.nn.sigmoid(z))
     np.testing.assert_allclose(jl.binary_cross_entropy(s, yb), jl.sigmoid_binary_cross_entropy(z, yb),
                                rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# generalized cross-entropy and the focal cross-entropies from probabilities
+# --------------------------------------------------------------------------
+
+def _np_bfce(p, y, alpha=None, gamma=2.0, ls=0.0, eps=1e-7):
+    p, y = np.float64(p), np.float64(y)
+    y = y * (1 - ls) + 0.5 * ls
+    # The clip in float32, as Keras (and we) compute it: 1 - eps rounds.
+    c = np.float64(np.clip(np.float32(p), np.float32(eps), np.float32(1) - np.float32(eps)))
+    bce = -(y * np.log(c) + (1 - y) * np.log(1 - c))
+    out = (1 - (y * p + (1 - y) * (1 - p))) ** gamma * bce
+    return out if alpha is None else (y * alpha + (1 - y) * (1 - alpha)) * out
+
+
+def _np_cfce(p, y, alpha=None, gamma=2.0, ls=0.0, eps=1e-7):
+    p, y = np.float64(p), np.float64(y)
+    y = y * (1 - ls) + ls / y.shape[-1]
+    c = np.clip(p / p.sum(-1, keepdims=True), eps, 1 - eps)
+    per = (1 - c) ** gamma * (-y * np.log(c))
+    return (per * (1.0 if alpha is None else np.asarray(alpha))).sum(-1)
+
+
+def _new_probs(seed=0, shape=(4, 5)):
+    rng = np.random.default_rng(seed)
+    p = rng.random(shape).astype(np.float32) + 0.01
+    return (p / p.sum(-1, keepdims=True)).astype(np.float32), rng.integers(0, shape[-1], shape[:-1])
+
+
+@pytest.mark.parametrize("q", [0.05, 0.5, 1.0])
+def test_gce_values_and_axis(q):
+    p, y = _new_probs()
+    out = jaxloss.generalized_cross_entropy(p, y, q=q)
+    p_y = np.take_along_axis(np.float64(p), y[:, None], -1)[:, 0]
+    np.testing.assert_allclose(out, (1 - p_y**q) / q, rtol=1e-5)
+    np.testing.assert_allclose(jaxloss.generalized_cross_entropy(p.T, y, q=q, axis=0), out, rtol=1e-6)
+
+
+def test_gce_gradient_exact_and_finite_at_zero():
+    p = jnp.array([[0.0, 0.3, 0.7], [1.0, 0.0, 0.0], [0.2, 0.2, 0.6]])
+    y = jnp.array([0, 0, 2])
+    g = jax.jit(jax.grad(lambda x: jnp.sum(jaxloss.generalized_cross_entropy(x, y, q=0.5))))(p)
+    floor = np.sqrt(np.finfo(np.float32).tiny)
+    np.testing.assert_allclose(g[0, 0], -(floor ** -0.5), rtol=1e-5)
+    np.testing.assert_allclose(g[1, 0], -1.0, rtol=1e-6)
+    np.testing.assert_allclose(g[2, 2], -(0.6 ** -0.5), rtol=1e-6)
+    assert np.all(np.asarray(g)[[0, 0, 1, 1, 2, 2], [1, 2, 1, 2, 0, 1]] == 0)
+    for q in [1e-3, 0.5, 1.0]:
+        f = lambda z, q=q: jaxloss.generalized_cross_entropy(z, y, q=q)  # noqa: E731
+        v, gr, h = jax.jit(lambda x, f=f: value_grad_hessian(f, x))(p)
+        assert_all_finite((v, gr, h))
+    check_grads_x64(jax.jit(lambda x: jaxloss.generalized_cross_entropy(x, y, q=0.3)), (p * 0.8 + 0.05,))
+
+
+def test_gce_out_of_range_label_is_nan():
+    p, _ = _new_probs(1, (3, 4))
+    out = jaxloss.generalized_cross_entropy(p, jnp.array([0, 4, -1]))
+    assert np.isfinite(out[0]) and np.isnan(out[1]) and np.isnan(out[2])
+
+
+@pytest.mark.parametrize("opts", [{}, {"alpha": 0.3, "gamma": 0.5, "label_smoothing": 0.2}, {"gamma": 0.0}])
+def test_binary_focal_values(opts):
+    rng = np.random.default_rng(2)
+    p = rng.random((3, 6)).astype(np.float32)
+    p[0, :3] = [0.0, 1.0, 1.0]
+    y = (rng.random((3, 6)) > 0.5).astype(np.float32)
+    y[0, :3] = [1.0, 1.0, 0.0]
+    out = jaxloss.binary_focal_cross_entropy(p, y, **opts)
+    ref = _np_bfce(p, y, opts.get("alpha"), opts.get("gamma", 2.0), opts.get("label_smoothing", 0.0))
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+def test_binary_focal_extreme_probabilities(gamma):
+    p = jnp.array([0.0, 1.0, 0.0, 1.0, 0.5])
+    y = jnp.array([1.0, 0.0, 0.0, 1.0, 1.0])
+    f = lambda x: jaxloss.binary_focal_cross_entropy(x, y, gamma=gamma)  # noqa: E731
+    v, g, h = jax.jit(lambda x: value_grad_hessian(f, x))(p)
+    assert_all_finite((v, g, h))
+    # At the clip (wrong class, p exactly 0 or 1) the gradient is not Keras's 0.
+    assert g[0] < 0 and g[1] > 0
+    check_grads_x64(jax.jit(lambda x: jaxloss.binary_focal_cross_entropy(x, y, gamma=gamma)), (p * 0.9 + 0.05,))
+
+
+@pytest.mark.parametrize(
+    "opts", [{}, {"alpha": 0.25}, {"alpha": [0.1, 0.2, 0.3, 0.4, 1.0], "gamma": 0.5, "label_smoothing": 0.1}]
+)
+def test_categorical_focal_values(opts):
+    p, y = _new_probs(3)
+    p[0] = [0.0, 1.0, 0.0, 0.0, 0.0]
+    oh = np.eye(5, dtype=np.float32)[y]
+    out = jaxloss.categorical_focal_cross_entropy(p, oh, **opts)
+    ref = _np_cfce(p, oh, opts.get("alpha"), opts.get("gamma", 2.0), opts.get("label_smoothing", 0.0))
+    np.testing.assert_allclose(out, ref, rtol=1e-5)
+    np.testing.assert_allclose(jaxloss.categorical_focal_cross_entropy(p.T, oh.T, axis=0, **opts), out, rtol=1e-6)
+
+
+def test_categorical_focal_extremes_and_gradients():
+    p = jnp.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.2, 0.3, 0.5]])
+    y = jnp.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    for gamma in [0.0, 0.5, 2.0]:
+        f = lambda x, gamma=gamma: jaxloss.categorical_focal_cross_entropy(x, y, gamma=gamma)  # noqa: E731
+        v, g, h = jax.jit(lambda x, f=f: value_grad_hessian(f, x))(p)
+        assert_all_finite((v, g, h))
+        assert g[0, 0] < 0  # wrong class at the clip: not Keras's 0
+    check_grads_x64(jax.jit(lambda x: jaxloss.categorical_focal_cross_entropy(x, y, alpha=0.5)), (p * 0.8 + 0.05,))
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16], ids=["bfloat16", "float16"])
+def test_new_probability_losses_16_bit(dtype):
+    p, y = _new_probs(4)
+    oh = np.eye(5, dtype=np.float32)[y]
+    p16 = jnp.asarray(p, dtype)
+    for fn, lab in [(jaxloss.generalized_cross_entropy, y), (jaxloss.binary_focal_cross_entropy, oh),
+                    (jaxloss.categorical_focal_cross_entropy, oh)]:
+        out = fn(p16, lab)
+        assert out.dtype == jnp.float32
+        np.testing.assert_allclose(out, fn(p16.astype(jnp.float32), lab), rtol=1e-6)
+
+
+def test_new_probability_losses_jit_vmap():
+    p, y = _new_probs(5)
+    oh = np.eye(5, dtype=np.float32)[y]
+    assert_transform_invariant(lambda a, b: jaxloss.generalized_cross_entropy(a, b, q=0.7), p, y)
+    assert_transform_invariant(lambda a, b: jaxloss.binary_focal_cross_entropy(a, b, alpha=0.3), p, oh)
+    assert_transform_invariant(lambda a, b: jaxloss.categorical_focal_cross_entropy(a, b, gamma=1.5), p, oh)
+
+
+_P3 = np.full((2, 3), 1 / 3, np.float32)
+_Y3 = np.eye(3, dtype=np.float32)[[0, 1]]
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "pattern"),
+    [
+        (lambda: jaxloss.generalized_cross_entropy(_P3, np.array([0, 1]), q=0.0), ValueError, "q"),
+        (lambda: jaxloss.generalized_cross_entropy(_P3, np.array([0, 1]), q=1.5), ValueError, "q"),
+        (lambda: jaxloss.generalized_cross_entropy(_P3, np.array([0.0, 1.0])), TypeError, "labels"),
+        (lambda: jaxloss.generalized_cross_entropy(_P3, np.array([0, 1, 2])), ValueError, "labels"),
+        (lambda: jaxloss.binary_focal_cross_entropy(_P3, _Y3, gamma=-1.0), ValueError, "gamma"),
+        (lambda: jaxloss.binary_focal_cross_entropy(_P3, _Y3, alpha=1.5), ValueError, "alpha"),
+        (lambda: jaxloss.binary_focal_cross_entropy(_P3, _Y3, label_smoothing=1.5), ValueError, "label_smoothing"),
+        (lambda: jaxloss.binary_focal_cross_entropy(_P3, np.ones((3, 2))), ValueError, "labels"),
+        (lambda: jaxloss.categorical_focal_cross_entropy(_P3, _Y3, alpha=np.ones(4)), ValueError, "alpha"),
+        (lambda: jaxloss.categorical_focal_cross_entropy(_P3, _Y3, alpha=-0.5), ValueError, "alpha"),
+        (lambda: jaxloss.categorical_focal_cross_entropy(_P3, _Y3, gamma=-0.1), ValueError, "gamma"),
+        (lambda: jaxloss.categorical_focal_cross_entropy(_P3, _Y3, label_smoothing=1.5), ValueError, "label_smoothing"),
+        (lambda: jaxloss.categorical_focal_cross_entropy(_P3, np.ones((2, 4))), ValueError, "labels"),
+        (lambda: jaxloss.categorical_focal_cross_entropy(_P3, _Y3, epsilon=0.5), ValueError, "epsilon"),
+    ],
+)
+def test_new_probability_losses_trace_time_errors(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()

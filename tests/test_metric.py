@@ -105,3 +105,107 @@ def test_errors():
         jaxloss.contrastive(jnp.zeros(3), jnp.zeros(3), margin=-1.0)
     with pytest.raises(TypeError, match="`labels`"):
         jaxloss.contrastive(jnp.zeros(3), None)
+
+
+# --------------------------------------------------------------------------
+# circle loss
+# --------------------------------------------------------------------------
+
+
+def _np_circle(e, y, r=None, ry=None, gamma=80.0, margin=0.4, remove_diagonal=True):
+    e = np.float64(e)
+    r = e if r is None else np.float64(r)
+    ry = y if ry is None else ry
+    dist = np.maximum(1 - e @ r.T, 0.0)
+    pos = y[:, None] == ry[None, :]
+    neg = ~pos
+    if remove_diagonal:
+        pos &= ~np.eye(len(y), len(ry), dtype=bool)
+    ap = np.maximum((margin + dist) * pos, 0)
+    an = np.maximum((1 + margin - dist) * neg, 0)
+    with np.errstate(divide="ignore"):
+        lp = np.log(np.sum(np.where(pos, np.exp(-gamma * ap * (margin - dist)), 0), 1))
+        ln = np.log(np.sum(np.where(neg, np.exp(gamma * an * (1 - margin - dist)), 0), 1))
+    return np.logaddexp(0, lp + ln)
+
+
+def _embeddings(seed=0, n=8, d=4):
+    rng = np.random.default_rng(seed)
+    e = rng.normal(size=(n, d))
+    return (e / np.linalg.norm(e, axis=1, keepdims=True)).astype(np.float32), rng.integers(0, 3, n)
+
+
+@pytest.mark.parametrize("opts", [{"gamma": 2.0}, {"gamma": 5.0, "margin": 0.25}, {"gamma": 1.0, "remove_diagonal": False}])  # noqa: E501
+def test_circle_values(opts):
+    e, y = _embeddings()
+    out = jaxloss.circle(e, y, **opts)
+    assert out.shape == (8,) and out.dtype == jnp.float32
+    np.testing.assert_allclose(out, _np_circle(e, y, **opts), rtol=1e-5)
+
+
+def test_circle_default_gamma_and_references():
+    e, y = _embeddings(1)
+    r, ry = _embeddings(2, n=5)
+    # gamma = 80 makes the exponents ~100: the numpy reference overflows
+    # nothing in float64, ours is a stable logsumexp.
+    np.testing.assert_allclose(jaxloss.circle(e, y), _np_circle(e, y), rtol=1e-4)
+    np.testing.assert_allclose(
+        jaxloss.circle(e, y, ref_embeddings=r, ref_labels=ry, gamma=3.0), _np_circle(e, y, r, ry, gamma=3.0), rtol=1e-5
+    )
+    np.testing.assert_allclose(jaxloss.circle(e, y.astype(np.float32)[:, None]), jaxloss.circle(e, y), rtol=1e-6)
+
+
+def test_circle_rows_without_positives_or_negatives_are_zero():
+    e, _ = _embeddings(3, n=4)
+    y = np.array([0, 0, 1, 2])  # rows 2 and 3 have no positive
+    f = lambda x: jaxloss.circle(x, y)  # noqa: E731
+    out = f(e)
+    np.testing.assert_array_equal(out[2:], 0.0)
+    assert np.all(out[:2] > 0)
+    v, g, h = jax.jit(lambda x: value_grad_hessian(f, x))(e)
+    assert_all_finite((v, g, h))
+    # One class only: no negatives anywhere.
+    same = np.zeros(4, np.int32)
+    np.testing.assert_array_equal(jaxloss.circle(e, same), 0.0)
+    assert_all_finite(jax.grad(lambda x: jnp.sum(jaxloss.circle(x, same)))(e))
+    # A single embedding.
+    np.testing.assert_array_equal(jaxloss.circle(e[:1], y[:1]), 0.0)
+
+
+def test_circle_gradients_and_extremes():
+    e, y = _embeddings(4, n=6)
+    check_grads_x64(jax.jit(lambda x: jaxloss.circle(x, y, gamma=4.0)), (e,))
+    # Opposite and identical directions (distances 2 and 0) at a large gamma.
+    x = jnp.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    v, g, h = jax.jit(lambda z: value_grad_hessian(lambda w: jaxloss.circle(w, jnp.array([0, 0, 1, 1]), gamma=1e3), z))(x)  # noqa: E501
+    assert_all_finite((v, g, h))
+
+
+def test_circle_dtypes_and_transforms():
+    e, y = _embeddings(5)
+    out = jaxloss.circle(jnp.asarray(e, jnp.bfloat16), y)
+    assert out.dtype == jnp.float32
+    np.testing.assert_allclose(out, jaxloss.circle(jnp.asarray(e, jnp.bfloat16).astype(jnp.float32), y), rtol=1e-6)
+    np.testing.assert_allclose(jax.jit(jaxloss.circle)(e, y), jaxloss.circle(e, y), rtol=1e-6)
+    batch = np.stack([e, e[::-1]])
+    labels = np.stack([y, y[::-1]])
+    np.testing.assert_allclose(
+        jax.vmap(jaxloss.circle)(batch, labels), [jaxloss.circle(e, y), jaxloss.circle(e[::-1], y[::-1])], rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "pattern"),
+    [
+        (lambda: jaxloss.circle(np.ones(3), np.zeros(3)), ValueError, "embeddings"),
+        (lambda: jaxloss.circle(np.ones((3, 2), np.int32), np.zeros(3)), TypeError, "embeddings"),
+        (lambda: jaxloss.circle(np.ones((3, 2)), np.zeros(4)), ValueError, "labels"),
+        (lambda: jaxloss.circle(np.ones((3, 2)), np.zeros(3), ref_embeddings=np.ones((4, 3))), ValueError, "ref_embeddings"),  # noqa: E501
+        (lambda: jaxloss.circle(np.ones((3, 2)), np.zeros(3), ref_embeddings=np.ones((4, 2))), ValueError, "ref_labels"),  # noqa: E501
+        (lambda: jaxloss.circle(np.ones((3, 2)), np.zeros(3), gamma=-1.0), ValueError, "gamma"),
+        (lambda: jaxloss.circle(np.ones((3, 2)), np.zeros(3), remove_diagonal=1), TypeError, "remove_diagonal"),
+    ],
+)
+def test_circle_trace_time_errors(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()

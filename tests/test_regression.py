@@ -234,3 +234,147 @@ def test_traced_delta_under_jit():
     p, t = _inputs(10)
     out = jax.jit(lambda d: jaxloss.huber(p, t, delta=d))(0.5)
     np.testing.assert_allclose(out, _np_huber(p - t, 0.5), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# percentage, log and pairwise errors; cosine distance without normalising
+# --------------------------------------------------------------------------
+
+
+def test_absolute_percentage_error_values_and_gradient():
+    p, t = _inputs(10)
+    t[0, :2] = [0.0, 1e-9]
+    out = jaxloss.absolute_percentage_error(p, t)
+    ref = 100 * np.abs(np.float64(t) - p) / np.maximum(np.abs(np.float64(t)), 1e-7)
+    np.testing.assert_allclose(out, ref, rtol=1e-6)
+    g = jax.grad(lambda x: jnp.sum(jaxloss.absolute_percentage_error(x, t)))(p)
+    np.testing.assert_allclose(g, -100 * np.sign(t - p) / np.maximum(np.abs(t), 1e-7), rtol=1e-6)
+    assert float(jax.grad(lambda x: jaxloss.absolute_percentage_error(x, 2.0))(2.0)) == 0.0
+    check_grads_x64(jax.jit(jaxloss.absolute_percentage_error), (p, np.where(np.abs(t) < 0.5, 1.0, t)))
+
+
+def test_squared_log_error_values_and_gradient_below_the_clip():
+    rng = np.random.default_rng(11)
+    p = (rng.random((3, 4)) * 3).astype(np.float32)
+    t = (rng.random((3, 4)) * 3).astype(np.float32)
+    p[0, :2] = [-2.0, 0.0]
+    out = jaxloss.squared_log_error(p, t)
+    ref = (np.log1p(np.maximum(np.float64(p), 1e-7)) - np.log1p(np.maximum(np.float64(t), 1e-7))) ** 2
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-9)
+    g = jax.grad(lambda x: jnp.sum(jaxloss.squared_log_error(x, t)))(p)
+    clipped = np.maximum(p, 1e-7)
+    expected = 2 * (np.log1p(clipped) - np.log1p(np.maximum(t, 1e-7))) / (1 + clipped)
+    np.testing.assert_allclose(g, expected, rtol=1e-5)
+    assert g[0, 0] < 0 and g[0, 0] == g[0, 0]  # below the clip: the formula's, not Keras's 0
+    check_grads_x64(jax.jit(jaxloss.squared_log_error), (p + 3.0, t + 0.5))
+
+
+def _np_pairwise(p, t, n=None):
+    d = np.float64(p) - np.float64(t)
+    s2, s1 = (d**2).sum(-1), d.sum(-1)
+    n = d.shape[-1] if n is None else np.float64(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1 = np.where(np.maximum(n - 1, 0) > 0, s2 / np.maximum(n - 1, 0), 0.0)
+        t2 = np.where(np.maximum(n * (n - 1), 0) > 0, s1**2 / np.maximum(n * (n - 1), 0), 0.0)
+    return 2 * t1 - 2 * t2
+
+
+def test_pairwise_squared_error_values():
+    p, t = _inputs(12)
+    out = jaxloss.pairwise_squared_error(p, t)
+    d = np.float64(p) - t
+    brute = np.array([np.mean([(r[i] - r[j]) ** 2 for i in range(5) for j in range(i + 1, 5)]) for r in d])
+    np.testing.assert_allclose(out, brute, rtol=1e-5)
+    np.testing.assert_allclose(out, _np_pairwise(p, t), rtol=1e-5)
+    # Invariant to a constant shift; n <= 1 gives 0; axis tuple and None.
+    np.testing.assert_allclose(jaxloss.pairwise_squared_error(p + 100.0, t), out, rtol=1e-4)
+    np.testing.assert_array_equal(jaxloss.pairwise_squared_error(p[:, :1], t[:, :1]), 0.0)
+    p3 = p.reshape(2, 2, 5)
+    t3 = t.reshape(2, 2, 5)
+    np.testing.assert_allclose(
+        jaxloss.pairwise_squared_error(p3, t3, axis=(1, 2)), _np_pairwise(p3.reshape(2, 10), t3.reshape(2, 10)), rtol=1e-5  # noqa: E501
+    )
+    np.testing.assert_allclose(
+        jaxloss.pairwise_squared_error(p, t, axis=None), _np_pairwise(p.ravel(), t.ravel()), rtol=1e-5
+    )
+
+
+def test_pairwise_squared_error_where_and_count():
+    p, t = _inputs(13)
+    mask = np.ones_like(p, bool)
+    mask[0, 1:3] = False
+    mask[1, :4] = False
+    poisoned = p.copy()
+    poisoned[~mask] = np.nan
+    f = lambda x: jaxloss.pairwise_squared_error(x, t, where=mask)  # noqa: E731
+    out = f(poisoned)
+    assert np.isfinite(out[0])
+    np.testing.assert_allclose(out[0], _np_pairwise(p[0][mask[0]], t[0][mask[0]]), rtol=1e-5)
+    assert out[1] == 0.0  # one entry left: no pairs
+    g = jax.grad(lambda x: jnp.sum(f(x)))(poisoned)
+    assert_all_finite(g)
+    assert np.all(np.asarray(g)[~mask] == 0)
+    # count: TF1's n (non-zero weights) with sums over every entry.
+    n = np.array([3.0, 5.0, 1.0, 0.0])
+    np.testing.assert_allclose(jaxloss.pairwise_squared_error(p, t, count=n), _np_pairwise(p, t, n), rtol=1e-5)
+    check_grads_x64(jax.jit(lambda x: jaxloss.pairwise_squared_error(x, t, count=n)), (p,))
+
+
+def test_pairwise_squared_error_extremes():
+    p = jnp.array([[1e30, -1e30, 0.0], [1e30, 1e30, 1e30], [0.0, 1.0, 2.0]])
+    t = jnp.zeros((3, 3))
+    for count in [None, jnp.array([3.0, 3.0, 2.0])]:
+        f = lambda x, c=count: jaxloss.pairwise_squared_error(x, t, count=c)  # noqa: E731
+        v, g = jax.jit(lambda x, f=f: (f(x), jax.grad(lambda z: jnp.sum(f(z)))(x)))(p)
+        assert not np.any(np.isnan(v))
+        assert_all_finite(g)
+    # A constant row of 1e30 differences has no pairwise error, exactly.
+    assert jaxloss.pairwise_squared_error(p, t)[1] == 0.0
+
+
+def test_cosine_distance_without_normalising():
+    p, t = _inputs(14)
+    np.testing.assert_allclose(
+        jaxloss.cosine_distance(p, t, normalize=False), 1 - np.sum(np.float64(p) * t, -1), rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        jaxloss.cosine_distance(p, t, axis=0, normalize=False), 1 - np.sum(np.float64(p) * t, 0), rtol=1e-5, atol=1e-5
+    )
+    # The default still normalises.
+    pn = p / np.linalg.norm(p, axis=-1, keepdims=True)
+    tn = t / np.linalg.norm(t, axis=-1, keepdims=True)
+    np.testing.assert_allclose(jaxloss.cosine_distance(p, t), 1 - np.sum(pn * tn, -1), rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="normalize"):
+        jaxloss.cosine_distance(p, t, normalize="no")
+
+
+@pytest.mark.parametrize("name", ["absolute_percentage_error", "squared_log_error", "pairwise_squared_error"])
+def test_new_regression_losses_dtypes_and_transforms(name):
+    fn = getattr(jaxloss, name)
+    p, t = _inputs(15)
+    p16 = jnp.asarray(p, jnp.bfloat16)
+    out = fn(p16, jnp.asarray(t, jnp.float16))
+    assert out.dtype == jnp.float32
+    np.testing.assert_allclose(out, fn(p16.astype(jnp.float32), jnp.asarray(t, jnp.float16).astype(jnp.float32)))
+    assert_transform_invariant(fn, p, t, rtol=1e-5)
+    v, g = jax.jit(lambda x: (fn(x, 0.5), jax.grad(lambda z: jnp.sum(fn(z, 0.5)))(x)))(jnp.asarray(EXTREME_LOGITS))
+    assert not np.any(np.isnan(v))
+    assert_all_finite(g)
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "pattern"),
+    [
+        (lambda: jaxloss.absolute_percentage_error(np.ones(3), np.ones(4)), ValueError, "targets"),
+        (lambda: jaxloss.absolute_percentage_error(np.ones(3), np.ones(3), epsilon=0.0), ValueError, "epsilon"),
+        (lambda: jaxloss.squared_log_error(np.ones(3, np.int32), np.ones(3)), TypeError, "predictions"),
+        (lambda: jaxloss.squared_log_error(np.ones(3), np.ones(3), epsilon=-1.0), ValueError, "epsilon"),
+        (lambda: jaxloss.pairwise_squared_error(np.ones((2, 3)), np.ones((3, 2))), ValueError, "targets"),
+        (lambda: jaxloss.pairwise_squared_error(np.ones((2, 3)), np.ones((2, 3)), axis=2), ValueError, "axis"),
+        (lambda: jaxloss.pairwise_squared_error(np.ones((2, 3)), np.ones((2, 3)), where=np.ones(3)), TypeError, "where"),  # noqa: E501
+        (lambda: jaxloss.pairwise_squared_error(np.ones((2, 3)), np.ones((2, 3)), count=np.ones(3)), ValueError, "count"),  # noqa: E501
+    ],
+)
+def test_new_regression_trace_time_errors(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()

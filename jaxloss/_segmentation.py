@@ -1,0 +1,187 @@
+"""Segmentation overlap losses: Dice and Tversky."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from jaxloss import _checks
+
+ArrayLike = Any
+
+
+def _reduce_axes(x: jax.Array, axis: Any, name: str) -> tuple[int, ...]:
+    """Normalises ``axis`` (an int, a tuple of ints or None for all axes)."""
+    if axis is None:
+        return tuple(range(x.ndim))
+    if isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        axes = (axis,)
+    if x.ndim == 0:
+        raise ValueError(f"`{name}` must have at least one dimension to reduce over `axis`={axis!r}; got a scalar.")
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+            raise TypeError(f"`axis` must be an int, a tuple of ints or None, got {axis!r}.")
+        if not -x.ndim <= a < x.ndim:
+            raise ValueError(
+                f"`axis`={axis!r} is out of range for `{name}` with {x.ndim} dimension(s), "
+                f"shape {tuple(x.shape)}."
+            )
+        out.append(int(a) % x.ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"`axis`={axis!r} repeats an axis.")
+    return tuple(sorted(out))
+
+
+def _overlap_inputs(predictions, targets, axis, epsilon):
+    """Checks and casts the inputs; returns them scaled into [-1, 1] with the scale.
+
+    ``s = max(1, max|p|, max|t|)`` over the reduced axes, held constant: every
+    overlap sum is a polynomial in ``p`` and ``t``, so dividing them by ``s``
+    first keeps ``sum(p * t)`` from overflowing at ``1e30`` while the formula
+    (and hence its derivative) is unchanged. For probabilities ``s == 1`` and
+    the arithmetic is Keras's own.
+    """
+    _checks.check_range(epsilon, "epsilon", 0.0)
+    p, t = _checks.floats((predictions, "predictions"), targets=[(targets, "targets")])
+    _checks.check_broadcastable_to(t, p.shape, "targets", "predictions")
+    t = jnp.broadcast_to(t, p.shape)
+    axes = _reduce_axes(p, axis, "predictions")
+    m = jnp.maximum(jnp.max(jnp.abs(p), axis=axes, keepdims=True), jnp.max(jnp.abs(t), axis=axes, keepdims=True))
+    s = lax.stop_gradient(jnp.where(jnp.isfinite(m) & (m > 1.0), m, 1.0))
+    return p / s, t / s, jnp.squeeze(s, axis=axes), axes
+
+
+@jax.custom_jvp
+def _ratio(x: jax.Array, y: jax.Array) -> jax.Array:
+    """``x / y`` whose derivatives never form ``y ** -2``."""
+    return x / y
+
+
+@_ratio.defjvp
+def _ratio_jvp(primals, tangents):
+    # Autodiff forms x * y**-2, which overflows (then inf - inf = nan) when the
+    # scaled sums are ~1e-30; (dx - (x / y) dy) / y stays in range, and being
+    # written with _ratio again, so do its own derivatives.
+    x, y = primals
+    dx, dy = tangents
+    out = _ratio(x, y)
+    return out, _ratio(dx - out * dy, y)
+
+
+def _one_minus_ratio(numerator: jax.Array, denominator: jax.Array) -> jax.Array:
+    """``1 - numerator / denominator``, and 1 with zero gradients where the denominator is 0."""
+    # Double where: a zero denominator (zero vectors with epsilon == 0) never
+    # reaches the division, so neither the value nor a gradient sees 0 / 0.
+    ok = denominator != 0
+    return jnp.where(ok, 1.0 - _ratio(numerator, jnp.where(ok, denominator, 1.0)), 1.0)
+
+
+def dice(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    axis: int | tuple[int, ...] | None = -1,
+    epsilon: float = 1e-7,
+) -> jax.Array:
+    r"""Dice loss: one minus the soft Dice coefficient over ``axis``.
+
+    .. math:: \ell = 1 - \frac{2 \sum p\,t}{\sum t + \sum p + \epsilon}
+
+    the formula of ``keras.losses.dice`` (whose default ``axis`` is ``None``,
+    every axis; ours is the last axis, so that the result is per example).
+    Zero vectors give 1 with zero gradients, also for ``epsilon == 0``, where
+    the ratio ``0 / 0`` is defined as 0 (the limit along ``p = t -> 0``).
+    Inputs of any magnitude are scaled into ``[-1, 1]`` before the products
+    (the formula is unchanged), so ``1e30`` does not overflow ``sum(p * t)``.
+
+    Args:
+      predictions: float array, typically probabilities in ``[0, 1]``.
+      targets: array broadcastable to ``predictions`` (binary or soft masks).
+      axis: an int, a tuple of ints, or ``None`` for all axes: the axes
+        reduced.
+      epsilon: added to the denominator, ``>= 0`` (Keras's
+        ``backend.epsilon()``, 1e-7).
+
+    Returns:
+      The loss, ``predictions`` without ``axis``; float32 for 16-bit inputs.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> p = jnp.array([[0.9, 0.1, 0.8], [0.0, 0.0, 0.0]])
+      >>> t = jnp.array([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
+      >>> jaxloss.dice(p, t)
+      Array([0.10526, 1.     ], dtype=float32)
+
+    References:
+      Milletari, Navab and Ahmadi, "V-Net: Fully Convolutional Neural Networks
+      for Volumetric Medical Image Segmentation", 3DV 2016.
+    """
+    p, t, s, axes = _overlap_inputs(predictions, targets, axis, epsilon)
+    # With p = s p' and t = s t': 2 s^2 sum(p' t') / (s (sum t' + sum p') + eps).
+    intersection = jnp.sum(t * p, axis=axes)
+    total = jnp.sum(t, axis=axes) + jnp.sum(p, axis=axes) + epsilon / s
+    return _one_minus_ratio(2.0 * s * intersection, total)
+
+
+def tversky(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    alpha: float = 0.5,
+    beta: float = 0.5,
+    axis: int | tuple[int, ...] | None = -1,
+    epsilon: float = 1e-7,
+) -> jax.Array:
+    r"""Tversky loss over ``axis`` (Salehi et al. 2017), standard naming.
+
+    .. math:: \ell = 1 - \frac{TP}{TP + \alpha\,FP + \beta\,FN + \epsilon},\quad
+              TP = \sum p\,t,\; FP = \sum p\,(1 - t),\; FN = \sum (1 - p)\,t
+
+    ``alpha`` weighs false positives and ``beta`` false negatives, as in the
+    paper. **Keras names them the other way round**: the ``alpha`` of
+    ``keras.losses.tversky`` multiplies ``sum((1 - y_pred) * y_true)`` (our
+    FN), so Keras's ``tversky(y_true, y_pred, alpha=a, beta=b)`` is our
+    ``tversky(y_pred, y_true, alpha=b, beta=a)`` (which
+    :mod:`jaxloss.compat.keras` does). With ``alpha = beta = 0.5`` it is
+    :func:`dice`. Zero vectors give 1 with zero gradients, also for
+    ``epsilon == 0``; inputs of any magnitude are scaled before the products.
+
+    Args:
+      predictions: float array, typically probabilities in ``[0, 1]``.
+      targets: array broadcastable to ``predictions`` (binary or soft masks).
+      alpha: weight of the false positives, ``>= 0``.
+      beta: weight of the false negatives, ``>= 0``.
+      axis: an int, a tuple of ints, or ``None`` for all axes.
+      epsilon: added to the denominator, ``>= 0``.
+
+    Returns:
+      The loss, ``predictions`` without ``axis``; float32 for 16-bit inputs.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> p = jnp.array([[0.9, 0.6, 0.0]])
+      >>> t = jnp.array([[1.0, 0.0, 1.0]])
+      >>> jaxloss.tversky(p, t, alpha=0.3, beta=0.7)
+      Array([0.51351], dtype=float32)
+
+    References:
+      Salehi, Erdogmus and Gholipour, "Tversky loss function for image
+      segmentation using 3D fully convolutional deep networks", MLMI 2017.
+    """
+    _checks.check_range(alpha, "alpha", 0.0)
+    _checks.check_range(beta, "beta", 0.0)
+    p, t, s, axes = _overlap_inputs(predictions, targets, axis, epsilon)
+    # With p = s p' and t = s t': p (1 - t) = s^2 p' (1/s - t'), and every term
+    # of the ratio carries s^2, which cancels.
+    one = 1.0 / jnp.expand_dims(s, axes)
+    tp = jnp.sum(t * p, axis=axes)
+    fp = jnp.sum(p * (one - t), axis=axes)
+    fn = jnp.sum((one - p) * t, axis=axes)
+    return _one_minus_ratio(tp, tp + alpha * fp + beta * fn + epsilon / jnp.square(s))
