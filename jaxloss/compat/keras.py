@@ -1,11 +1,12 @@
 """Drop-in twins of Keras 3's ``keras.losses``, order ``(y_true, y_pred)``.
 
 The classes take Keras's constructor arguments (``from_logits``,
-``label_smoothing``, ``axis``, ``ignore_class``, ``reduction``, ``name``,
-``dtype``), are called ``loss(y_true, y_pred, sample_weight=None)`` and
-return what Keras 3 returns, including its rules for the shape of
-``sample_weight``, its reductions and the mask that ``ignore_class`` puts on
-the per-sample loss. The functions return Keras's per-sample losses. So a
+``label_smoothing``, ``axis``, ``ignore_class``, ``q``, ``alpha``, ``beta``,
+``gamma``, ``margin``, ``reduction``, ``name``, ``dtype``, ...), are called
+``loss(y_true, y_pred, sample_weight=None)`` and return what Keras 3
+returns, including its rules for the shape of ``sample_weight``, its
+reductions and the masks that ``ignore_class`` and ``Circle`` put on the
+per-sample loss. The functions return Keras's per-sample losses. So a
 port changes only the import::
 
     # from keras import losses
@@ -17,7 +18,10 @@ functions of :mod:`jaxloss` (``binary_cross_entropy``,
 ``softmax_cross_entropy``, ``sparse_softmax_cross_entropy``,
 ``poisson_nll``, ``kl_divergence``, ``squared_error``, ``absolute_error``,
 ``huber``, ``log_cosh``, ``cosine_distance``, ``hinge``, ``squared_hinge``,
-``categorical_hinge``, ``sigmoid_focal_loss``, ``softmax_focal_loss``) and
+``categorical_hinge``, ``sigmoid_focal_loss``, ``softmax_focal_loss``,
+``binary_focal_cross_entropy``, ``categorical_focal_cross_entropy``,
+``generalized_cross_entropy``, ``absolute_percentage_error``,
+``squared_log_error``, ``dice``, ``tversky``, ``circle``, ``ctc``) and
 :func:`jaxloss.reduce`, and do
 Keras's argument plumbing (casting, shape rules, its mean over ``axis``,
 its clip of the inputs of ``kl_divergence``). Values agree with Keras (float32,
@@ -41,12 +45,26 @@ relative error about 1e-6); where they differ it is on purpose:
 * ``label_smoothing`` outside ``[0, 1]``, Huber's ``delta <= 0`` and the
   focal losses' ``gamma < 0`` or ``alpha`` outside ``[0, 1]`` (binary) raise
   ``ValueError`` (Keras accepts them silently).
-* The focal losses are available from logits only: ``from_logits=False``
-  raises ``NotImplementedError`` (Keras's formula on clipped probabilities
-  has no core function yet). From logits Keras takes ``sigmoid``/``softmax``
-  and then clips to ``[1e-7, 1 - 1e-7]``, so beyond a logit (gap) of about 15
-  its cross-entropy saturates near 16.1 with a zero gradient; the twins are
-  exact there, and agree with Keras below.
+* The focal losses from logits: Keras takes ``sigmoid``/``softmax`` and then
+  clips to ``[1e-7, 1 - 1e-7]``, so beyond a logit (gap) of about 15 its
+  cross-entropy saturates near 16.1 with a zero gradient; the twins are
+  exact there, and agree with Keras below. From probabilities they compute
+  Keras's formula (clip included) with a gradient that survives the clip.
+* ``categorical_generalized_cross_entropy`` gives ``nan`` for a label
+  outside ``[0, num_classes)`` (Keras: a silent ``1 / q``).
+* ``dice`` and ``tversky`` need ``y_true`` and ``y_pred`` of one shape
+  (``ValueError``; Keras sums each input and their broadcast product
+  separately, which for other shapes is not an overlap index); ``tversky``
+  refuses a negative ``alpha`` or ``beta``.
+* ``ctc`` gives ``inf`` for a labelling no alignment can produce (Keras's
+  JAX code writes ``log 0`` as ``-1e5`` and gives a large finite number).
+* Keras's ``Loss`` base class: ``keras.Model.compile`` uses an object as
+  given only if it is a ``keras.losses.Loss``. When Keras is already imported,
+  a twin is therefore built as an instance of a subclass of its class and of
+  ``keras.losses.Loss`` (same name and module; the twin's methods come first),
+  so ``model.compile(loss=losses.CategoricalCrossentropy(...))`` works on the
+  JAX backend, with sample weights and the masks of masking layers. This
+  module never imports Keras itself.
 * ``cosine_similarity`` refuses (``ValueError``) inputs that Keras would
   broadcast along ``axis``: Keras normalises each input before broadcasting,
   which is then not a cosine.
@@ -55,6 +73,7 @@ relative error about 1e-6); where they differ it is on purpose:
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 from typing import Any
 
@@ -69,34 +88,48 @@ from jaxloss._primitives import clip_straight_through
 __all__ = [
     "BinaryCrossentropy",
     "BinaryFocalCrossentropy",
+    "CTC",
     "CategoricalCrossentropy",
     "CategoricalFocalCrossentropy",
+    "CategoricalGeneralizedCrossEntropy",
     "CategoricalHinge",
+    "Circle",
     "CosineSimilarity",
+    "Dice",
     "Hinge",
     "Huber",
     "KLDivergence",
     "LogCosh",
     "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
     "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
     "Poisson",
     "SparseCategoricalCrossentropy",
     "SquaredHinge",
+    "Tversky",
     "binary_crossentropy",
     "binary_focal_crossentropy",
     "categorical_crossentropy",
     "categorical_focal_crossentropy",
+    "categorical_generalized_cross_entropy",
     "categorical_hinge",
+    "circle",
     "cosine_similarity",
+    "ctc",
+    "dice",
     "hinge",
     "huber",
     "kl_divergence",
     "log_cosh",
     "mean_absolute_error",
+    "mean_absolute_percentage_error",
     "mean_squared_error",
+    "mean_squared_logarithmic_error",
     "poisson",
     "sparse_categorical_crossentropy",
     "squared_hinge",
+    "tversky",
 ]
 
 ArrayLike = Any
@@ -225,10 +258,61 @@ def _reduce_weighted(values, sample_weight, mask, reduction, dtype):
     return out if factor == 1.0 else out * jnp.asarray(factor, out.dtype)
 
 
+def _keras_loss_base() -> type | None:
+    """``keras.losses.Loss`` when Keras is already imported, else None (never imports Keras)."""
+    module = sys.modules.get("keras.src.losses.loss")
+    base = getattr(module, "Loss", None)
+    return base if isinstance(base, type) else None
+
+
+def _keras_input_mask(y_pred: Any) -> Any:
+    """The Keras mask a masking layer put on ``y_pred`` (None without Keras)."""
+    backend = sys.modules.get("keras.src.backend")
+    get_mask = getattr(backend, "get_keras_mask", None)
+    return None if get_mask is None else get_mask(y_pred)
+
+
+# twin class -> its subclass that also derives from keras.losses.Loss
+_KERAS_SUBCLASSES: dict[type, type] = {}
+
+
+def _new_twin(cls: type) -> Any:
+    """Unpickling/copying helper: a bare instance, bridged to Keras as ``cls(...)`` is."""
+    return cls.__new__(cls)
+
+
 class _KerasLoss:
-    """keras.losses.Loss / LossFunctionWrapper, on the functions of this module."""
+    """keras.losses.Loss / LossFunctionWrapper, on the functions of this module.
+
+    ``keras.Model.compile(loss=...)`` keeps an object as it is only when it is a
+    ``keras.losses.Loss``; any other callable is wrapped in a
+    ``LossFunctionWrapper`` that drops the ``sample_weight`` and reduces the
+    already reduced value again. So when Keras is already imported, a twin is
+    created as an instance of a subclass of its class *and* of
+    ``keras.losses.Loss`` (made once per class, with the same name, module
+    and qualified name). The twin's own methods come first in its method
+    resolution order, so it computes exactly as without Keras; Keras only
+    sees a ``Loss``. Keras is never imported here: without it (the core
+    install) the twin is a plain object.
+    """
 
     fn = None
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        del args, kwargs  # __init__ takes them
+        base = _keras_loss_base()
+        if base is None or issubclass(cls, base):
+            return super().__new__(cls)
+        bridged = _KERAS_SUBCLASSES.get(cls)
+        if bridged is None:
+            namespace = {
+                "__module__": cls.__module__,
+                "__qualname__": cls.__qualname__,
+                "__doc__": cls.__doc__,
+                "_twin_class": cls,
+            }
+            bridged = _KERAS_SUBCLASSES[cls] = type(cls.__name__, (cls, base), namespace)
+        return super().__new__(bridged)
 
     def __init__(self, name: str | None, reduction: Any, dtype: Any):
         self.name = name or _snake_case(type(self).__name__)
@@ -249,9 +333,14 @@ class _KerasLoss:
         return type(self).fn(y_true, y_pred, **self._fn_kwargs()), None
 
     def __call__(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None):
+        in_mask = _keras_input_mask(y_pred)
         y_pred = jnp.asarray(y_pred, self._dtype)
         y_true = jnp.asarray(y_true, self._dtype)
         losses, mask = self._losses(y_true, y_pred)
+        if in_mask is not None:
+            # keras.losses.Loss.__call__: the mask of y_pred and of the losses, combined.
+            in_mask = jnp.asarray(in_mask, bool)
+            mask = in_mask if mask is None else in_mask & mask
         return _reduce_weighted(losses, sample_weight, mask, self.reduction, self._dtype)
 
     def get_config(self) -> dict[str, Any]:
@@ -260,6 +349,12 @@ class _KerasLoss:
     @classmethod
     def from_config(cls, config: dict[str, Any]):
         return cls(**config)
+
+    def __reduce__(self):
+        # A Keras-bridged class is not reachable by name: rebuild from the twin
+        # class (bridged again if Keras is loaded) and the instance's state.
+        twin = type(self).__dict__.get("_twin_class", type(self))
+        return (_new_twin, (twin,), dict(self.__dict__))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -776,14 +871,6 @@ def categorical_hinge(y_true: ArrayLike, y_pred: ArrayLike) -> jax.Array:
     return jaxloss.categorical_hinge(y_pred, y_true, axis=-1)
 
 
-def _focal_from_probabilities(fn: str) -> NotImplementedError:
-    return NotImplementedError(
-        f"`{fn}` with from_logits=False is not available yet: Keras computes it from probabilities "
-        "clipped to [1e-7, 1 - 1e-7], which no core function of jaxloss reproduces (the core focal "
-        "losses take logits). Pass logits with from_logits=True."
-    )
-
-
 def binary_focal_crossentropy(
     y_true: ArrayLike,
     y_pred: ArrayLike,
@@ -798,23 +885,24 @@ def binary_focal_crossentropy(
 
     ``mean(w * (1 - p_t)^gamma * bce, axis)`` with ``w = alpha`` for the
     positive class and ``1 - alpha`` for the negative one when
-    ``apply_class_balancing`` (else 1): :func:`jaxloss.sigmoid_focal_loss`.
-    Labels are smoothed towards 1/2 first.
-
-    Only ``from_logits=True`` is available (``from_logits=False`` raises
-    ``NotImplementedError`` until the core has a focal loss on clipped
-    probabilities). Keras computes the logit case as ``sigmoid`` followed by
-    its clip to ``[1e-7, 1 - 1e-7]``, so for logits beyond about ``+-15`` its
-    cross-entropy saturates near 16.1 (and its gradient is 0); the twin's is
-    exact there. Below that the values agree.
+    ``apply_class_balancing`` (else 1). Labels are smoothed towards 1/2
+    first. From probabilities this is :func:`jaxloss.binary_focal_cross_entropy`
+    (Keras's formula: the cross-entropy on probabilities clipped to
+    ``[1e-7, 1 - 1e-7]``, the factor on the unclipped ones; where the clip
+    makes Keras's gradient 0, the twin's is the formula's derivative at the
+    clipped point). From logits it is :func:`jaxloss.sigmoid_focal_loss`:
+    Keras computes that case as ``sigmoid`` followed by its clip, so for
+    logits beyond about ``+-15`` its cross-entropy saturates near 16.1 (and
+    its gradient is 0); the twin's is exact there. Below that the values
+    agree.
 
     Args:
       y_true: targets in ``[0, 1]``, the shape of ``y_pred``.
-      y_pred: logits (``from_logits=True``).
+      y_pred: probabilities, or logits when ``from_logits``.
       apply_class_balancing: whether to weight the classes by ``alpha``.
       alpha: weight of the positive class, in ``[0, 1]``.
       gamma: focusing parameter, ``>= 0``.
-      from_logits: must be ``True`` (see above).
+      from_logits: whether ``y_pred`` holds logits.
       label_smoothing: in ``[0, 1]``: ``y * (1 - a) + a / 2``.
       axis: the axis the mean is taken over.
 
@@ -823,12 +911,13 @@ def binary_focal_crossentropy(
 
     Raises:
       ValueError: if ``y_true`` and ``y_pred`` differ in shape (as Keras).
-      NotImplementedError: if ``from_logits`` is false.
 
     Examples:
       >>> from jaxloss.compat import keras as losses
       >>> losses.binary_focal_crossentropy([[0, 1], [0, 0]], [[0.4, -0.4], [-0.4, 0.4]], from_logits=True)
       Array([0.3272, 0.2049], dtype=float32)
+      >>> losses.binary_focal_crossentropy([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]])
+      Array([0.3299, 0.2058], dtype=float32)
     """
     y_pred = _as_pred(y_pred)
     y_true = jnp.asarray(y_true).astype(y_pred.dtype)
@@ -837,9 +926,8 @@ def binary_focal_crossentropy(
             "Arguments `target` and `output` must have the same shape. "
             f"Received: target.shape={y_true.shape}, output.shape={y_pred.shape}"
         )
-    if not from_logits:
-        raise _focal_from_probabilities("binary_focal_crossentropy")
-    losses = jaxloss.sigmoid_focal_loss(
+    core = jaxloss.sigmoid_focal_loss if from_logits else jaxloss.binary_focal_cross_entropy
+    losses = core(
         y_pred,
         y_true,
         alpha=alpha if apply_class_balancing else None,
@@ -860,27 +948,26 @@ def categorical_focal_crossentropy(
 ) -> jax.Array:
     """Categorical focal cross-entropy, as ``keras.losses.categorical_focal_crossentropy``.
 
-    ``-sum(alpha * (1 - p)^gamma * y * log p, axis)`` with ``p`` the softmax
-    of the logits along ``axis``: :func:`jaxloss.softmax_focal_loss`.
-    ``alpha`` is a scalar or one weight per class. Like Keras,
-    ``label_smoothing`` ``a`` gives ``y * (1 - a) + a / K`` with ``K`` the
-    size of the *last* axis of ``y_true``, whatever ``axis`` is.
-
-    Only ``from_logits=True`` is available (``from_logits=False`` raises
-    ``NotImplementedError`` until the core has a focal loss on clipped
-    probabilities). Keras computes the logit case as a softmax followed by
-    its clip to ``[1e-7, 1 - 1e-7]``: where a labelled class has a probability
-    below ``1e-7`` (a logit gap beyond about 16) Keras's loss saturates (and
-    its gradient is 0); the twin's is exact there.
+    ``-sum(alpha * (1 - p)^gamma * y * log p, axis)``. From probabilities
+    ``p`` is ``y_pred`` renormalised along ``axis`` and clipped to
+    ``[1e-7, 1 - 1e-7]``: :func:`jaxloss.categorical_focal_cross_entropy`
+    (whose gradient survives the clip). From logits ``p`` is their softmax:
+    :func:`jaxloss.softmax_focal_loss`; Keras computes that case as a softmax
+    followed by its clip, so where a labelled class has a probability below
+    ``1e-7`` (a logit gap beyond about 16) Keras's loss saturates (and its
+    gradient is 0); the twin's is exact there. ``alpha`` is a scalar or one
+    weight per class. Like Keras, ``label_smoothing`` ``a`` gives
+    ``y * (1 - a) + a / K`` with ``K`` the size of the *last* axis of
+    ``y_true``, whatever ``axis`` is.
 
     Args:
       y_true: one-hot or soft labels, broadcastable to ``y_pred``.
-      y_pred: logits (``from_logits=True``).
+      y_pred: probabilities, or logits when ``from_logits``.
       alpha: a scalar or a list of one weight per class. A per-class ``alpha``
         needs ``axis`` to be the last axis (Keras multiplies it along the last
         axis whatever ``axis`` is; that case raises ``ValueError`` here).
       gamma: focusing parameter, ``>= 0``.
-      from_logits: must be ``True`` (see above).
+      from_logits: whether ``y_pred`` holds logits.
       label_smoothing: in ``[0, 1]``.
       axis: the class axis.
 
@@ -890,7 +977,6 @@ def categorical_focal_crossentropy(
     Raises:
       ValueError: if ``axis`` is a bool (as Keras) or the shapes do not
         broadcast.
-      NotImplementedError: if ``from_logits`` is false.
 
     Examples:
       >>> from jaxloss.compat import keras as losses
@@ -898,6 +984,8 @@ def categorical_focal_crossentropy(
       >>> y_pred = [[0.0, 3.0, 0.0], [1.0, 2.0, 0.0]]
       >>> losses.categorical_focal_crossentropy(y_true, y_pred, from_logits=True)
       Array([1.9461e-04, 4.9840e-01], dtype=float32)
+      >>> losses.categorical_focal_crossentropy(y_true, [[0.05, 0.9, 0.05], [0.1, 0.85, 0.05]])
+      Array([2.634e-04, 6.759e-01], dtype=float32)
     """
     if isinstance(axis, bool):
         raise ValueError(f"`axis` must be of type `int`. Received: axis={axis} of type {type(axis)}")
@@ -911,8 +999,6 @@ def categorical_focal_crossentropy(
             SyntaxWarning,
             stacklevel=2,
         )
-    if not from_logits:
-        raise _focal_from_probabilities("categorical_focal_crossentropy")
     ax = _checks.check_axis(y_pred, axis, "y_pred")
     if np.ndim(alpha) > 0 and ax != y_pred.ndim - 1:
         raise ValueError(
@@ -926,9 +1012,310 @@ def categorical_focal_crossentropy(
         _checks.check_range(label_smoothing, "label_smoothing", 0.0, 1.0)
         y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[-1]
         label_smoothing = 0.0
-    return jaxloss.softmax_focal_loss(
-        y_pred, y_true, alpha=alpha, gamma=gamma, axis=ax, label_smoothing=label_smoothing
+    core = jaxloss.softmax_focal_loss if from_logits else jaxloss.categorical_focal_cross_entropy
+    return core(y_pred, y_true, alpha=alpha, gamma=gamma, axis=ax, label_smoothing=label_smoothing)
+
+
+def categorical_generalized_cross_entropy(y_true: ArrayLike, y_pred: ArrayLike, q: float) -> jax.Array:
+    """Generalized cross-entropy, as ``keras.losses.categorical_generalized_cross_entropy``.
+
+    ``(1 - p_y**q) / q`` with ``p_y`` the probability ``y_pred`` gives the
+    integer label ``y_true`` on the last axis (no renormalisation, no clip):
+    :func:`jaxloss.generalized_cross_entropy`. Float labels are truncated to
+    integers, as Keras casts them. Keras multiplies the one-hot of the labels
+    into ``y_pred`` with broadcasting; the twin broadcasts the labels against
+    ``y_pred`` without its last axis the same way (so labels ``[B, 1]`` with
+    ``y_pred`` ``[B, C]`` give ``[B, B]``, as in Keras). A label outside
+    ``[0, C)`` gives ``nan`` for its example (Keras: a silent ``1 / q``).
+
+    Args:
+      y_true: integer class labels, broadcastable to ``y_pred`` without its
+        last axis.
+      y_pred: probabilities ``[..., C]``.
+      q: in ``(0, 1]`` (Keras's class needs ``0 < q < 1``).
+
+    Returns:
+      The loss per sample, the broadcast shape of the labels and ``y_pred``
+      without its last axis.
+
+    Raises:
+      ValueError: if ``y_pred`` is a scalar or the shapes do not broadcast.
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.categorical_generalized_cross_entropy([0, 1], [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], q=0.5)
+      Array([0.3267, 1.3675 ], dtype=float32)
+    """
+    y_pred = _as_pred(y_pred)
+    if y_pred.ndim < 1:
+        raise ValueError(f"`y_pred` must be at least rank 1 (classes last). Received: y_pred.shape={y_pred.shape}")
+    y_true = jnp.asarray(y_true)
+    # Keras: ops.cast(y_true, "int") (truncation).
+    labels = y_true if jnp.issubdtype(y_true.dtype, jnp.integer) else y_true.astype(jnp.int32)
+    batch = _broadcast_shape(labels, y_pred[..., 0], "y_true", "y_pred without its last axis")
+    labels = jnp.broadcast_to(labels, batch)
+    probs = jnp.broadcast_to(y_pred, (*batch, y_pred.shape[-1]))
+    return jaxloss.generalized_cross_entropy(probs, labels, q=q, axis=-1)
+
+
+def mean_absolute_percentage_error(y_true: ArrayLike, y_pred: ArrayLike) -> jax.Array:
+    """Mean absolute percentage error over the last axis, as ``keras.losses.mean_absolute_percentage_error``.
+
+    ``100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7), axis=-1)``:
+    :func:`jaxloss.absolute_percentage_error` with Keras's epsilon.
+
+    Args:
+      y_true: targets, broadcastable with ``y_pred`` (as in
+        :func:`mean_squared_error`).
+      y_pred: predictions.
+
+    Returns:
+      The loss per sample (in percent), the broadcast shape without its last
+      axis.
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.mean_absolute_percentage_error([[1.0, 2.0], [4.0, -1.0]], [[1.1, 2.0], [3.0, -1.5]])
+      Array([ 5.0, 37.5 ], dtype=float32)
+    """
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    return jnp.mean(jaxloss.absolute_percentage_error(y_pred, y_true, epsilon=_EPSILON), axis=-1)
+
+
+def mean_squared_logarithmic_error(y_true: ArrayLike, y_pred: ArrayLike) -> jax.Array:
+    """Mean squared logarithmic error over the last axis, as ``keras.losses.mean_squared_logarithmic_error``.
+
+    ``mean((log(max(y_pred, 1e-7) + 1) - log(max(y_true, 1e-7) + 1))**2, axis=-1)``:
+    :func:`jaxloss.squared_log_error` with Keras's epsilon. Below the floor
+    (a negative prediction) Keras's gradient is 0; the twin's is the
+    formula's derivative at the floor.
+
+    Args:
+      y_true: targets, broadcastable with ``y_pred`` (as in
+        :func:`mean_squared_error`).
+      y_pred: predictions (meant to be ``>= 0``).
+
+    Returns:
+      The loss per sample, the broadcast shape without its last axis.
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.mean_squared_logarithmic_error([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 0.0]])
+      Array([0.2402, 0.2402], dtype=float32)
+    """
+    y_true, y_pred = _regression_inputs(y_true, y_pred)
+    return jnp.mean(jaxloss.squared_log_error(y_pred, y_true, epsilon=_EPSILON), axis=-1)
+
+
+def _overlap_inputs(y_true: ArrayLike, y_pred: ArrayLike, fn: str):
+    """Keras's casting for dice/tversky; shapes must agree.
+
+    Keras sums ``y_true``, ``y_pred`` and their product separately, so inputs
+    it would broadcast give a value that is not a Dice or Tversky index.
+    """
+    y_pred = _as_pred(y_pred)
+    y_true = jnp.asarray(y_true).astype(y_pred.dtype)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            f"{fn}: `y_true` and `y_pred` must have the same shape (Keras sums each of them and "
+            "their broadcast product separately, which for other shapes is not an overlap index). "
+            f"Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}"
+        )
+    return y_true, y_pred
+
+
+def dice(y_true: ArrayLike, y_pred: ArrayLike, axis: int | tuple[int, ...] | None = None) -> jax.Array:
+    """Dice loss, as ``keras.losses.dice``.
+
+    ``1 - 2 sum(y_true * y_pred) / (sum(y_true) + sum(y_pred) + 1e-7)`` over
+    ``axis``: :func:`jaxloss.dice` with Keras's epsilon. The default
+    ``axis=None`` reduces every axis (one number for the whole batch), as in
+    Keras; pass ``axis`` to get one loss per sample. All-zero inputs give 1
+    with a zero gradient.
+
+    Args:
+      y_true: binary or soft masks, the shape of ``y_pred``.
+      y_pred: predicted probabilities.
+      axis: an int, a tuple of ints, or ``None`` for all axes.
+
+    Returns:
+      The loss, ``y_pred`` without ``axis`` (a scalar for ``axis=None``).
+
+    Raises:
+      ValueError: if the shapes differ (Keras broadcasts their product, see
+        above) or ``axis`` is out of range.
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> y_true = [[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
+      >>> y_pred = [[0.9, 0.1, 0.8], [0.0, 0.0, 0.0]]
+      >>> losses.dice(y_true, y_pred)
+      Array(0.1053, dtype=float32)
+      >>> losses.dice(y_true, y_pred, axis=-1)
+      Array([0.1053, 1.    ], dtype=float32)
+    """
+    y_true, y_pred = _overlap_inputs(y_true, y_pred, "dice")
+    return jaxloss.dice(y_pred, y_true, axis=axis, epsilon=_EPSILON)
+
+
+def tversky(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    alpha: float = 0.5,
+    beta: float = 0.5,
+    axis: int | tuple[int, ...] | None = None,
+) -> jax.Array:
+    """Tversky loss, as ``keras.losses.tversky``.
+
+    ``1 - TP / (TP + alpha * sum((1 - y_pred) * y_true) + beta * sum(y_pred * (1 - y_true)) + 1e-7)``
+    over ``axis``. Keras's ``alpha`` multiplies the false negatives and its
+    ``beta`` the false positives, the other way round from
+    :func:`jaxloss.tversky` (the paper's naming), so the twin calls
+    ``jaxloss.tversky(y_pred, y_true, alpha=beta, beta=alpha)``. As in
+    Keras the default ``axis=None`` reduces every axis.
+
+    Args:
+      y_true: binary or soft masks, the shape of ``y_pred``.
+      y_pred: predicted probabilities.
+      alpha: Keras's weight of ``sum((1 - y_pred) * y_true)`` (false
+        negatives), ``>= 0``.
+      beta: Keras's weight of ``sum(y_pred * (1 - y_true))`` (false
+        positives), ``>= 0``.
+      axis: an int, a tuple of ints, or ``None`` for all axes.
+
+    Returns:
+      The loss, ``y_pred`` without ``axis`` (a scalar for ``axis=None``).
+
+    Raises:
+      ValueError: if the shapes differ (as in :func:`dice`), ``alpha`` or
+        ``beta`` is negative (Keras accepts them) or ``axis`` is out of range.
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.tversky([[1.0, 0.0, 1.0]], [[0.9, 0.6, 0.0]], alpha=0.7, beta=0.3)
+      Array(0.5135, dtype=float32)
+    """
+    y_true, y_pred = _overlap_inputs(y_true, y_pred, "tversky")
+    # Checked here so that an error names Keras's argument, not the core's.
+    _checks.check_range(alpha, "alpha", 0.0)
+    _checks.check_range(beta, "beta", 0.0)
+    return jaxloss.tversky(y_pred, y_true, alpha=beta, beta=alpha, axis=axis, epsilon=_EPSILON)
+
+
+def _circle_labels(labels: ArrayLike, name: str) -> jax.Array:
+    """Keras casts the labels to int32 and reads ``[N]`` or ``[N, 1]``."""
+    labels = jnp.asarray(labels)
+    if labels.ndim == 2 and labels.shape[-1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise ValueError(f"`{name}` must have shape [N] or [N, 1]. Received: {name}.shape={labels.shape}")
+    return labels if jnp.issubdtype(labels.dtype, jnp.integer) else labels.astype(jnp.int32)
+
+
+def circle(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    ref_labels: ArrayLike | None = None,
+    ref_embeddings: ArrayLike | None = None,
+    remove_diagonal: bool = True,
+    gamma: float = 80,
+    margin: float = 0.4,
+) -> jax.Array:
+    """Circle loss per query embedding, as ``keras.losses.circle``.
+
+    :func:`jaxloss.circle` (Sun et al. 2020, with Keras's weighting) of the
+    embeddings ``y_pred`` labelled ``y_true`` against the references
+    (``ref_embeddings``/``ref_labels``, or the batch itself). As in Keras the
+    embeddings are not normalised here: pass unit vectors (Keras puts a
+    ``UnitNormalization`` layer before the loss). Labels are truncated to
+    integers, as Keras casts them to int32. A query without any positive or
+    any negative gives 0.
+
+    Args:
+      y_true: ``[N]`` (or ``[N, 1]``) integer class labels.
+      y_pred: ``[N, D]`` L2-normalised embeddings.
+      ref_labels: optional ``[M]`` labels of the references (Keras's order:
+        before ``ref_embeddings``).
+      ref_embeddings: optional ``[M, D]`` L2-normalised reference embeddings.
+      remove_diagonal: leave the pairs ``(i, i)`` out of the positives.
+      gamma: the scale.
+      margin: the relaxation.
+
+    Returns:
+      The loss per query, ``[N]``.
+
+    Raises:
+      ValueError: if the labels are not ``[N]``/``[N, 1]`` or the shapes do
+        not fit (Keras fails on them too).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import keras as losses
+      >>> e = jnp.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
+      >>> losses.circle([0, 0, 1, 2], e, gamma=1.0)
+      Array([0.9718, 1.0435, 0.    , 0.    ], dtype=float32)
+    """
+    y_pred = _as_pred(y_pred)
+    labels = _circle_labels(y_true, "y_true")
+    if ref_embeddings is not None:
+        ref_embeddings = _as_pred(ref_embeddings)
+    if ref_labels is not None:
+        ref_labels = _circle_labels(ref_labels, "ref_labels")
+    return jaxloss.circle(
+        y_pred,
+        labels,
+        ref_embeddings=ref_embeddings,
+        ref_labels=ref_labels,
+        gamma=gamma,
+        margin=margin,
+        remove_diagonal=remove_diagonal,
     )
+
+
+def ctc(y_true: ArrayLike, y_pred: ArrayLike) -> jax.Array:
+    """CTC loss per sequence, as ``keras.losses.ctc``.
+
+    :func:`jaxloss.ctc` of the logits ``y_pred`` ``[B, T, C]`` (every frame
+    used) and the labels ``y_true`` ``[B, N]`` with Keras's conventions: the
+    blank is class 0, and a row's label length is its number of non-zero
+    labels, whose first that many entries are used (right-padded with 0).
+    Labellings no alignment can produce give ``inf`` (Keras, whose JAX code
+    writes ``log 0`` as ``-1e5``, gives a large finite number); feasible ones
+    agree.
+
+    Args:
+      y_true: ``[B, N]`` integer labels in ``[1, C)``, right-padded with 0
+        (float labels are truncated, as Keras casts them to int32).
+      y_pred: ``[B, T, C]`` logits (``log_softmax`` is taken inside).
+
+    Returns:
+      The loss per sequence, ``[B]``.
+
+    Raises:
+      ValueError: if ``y_true`` is not 2-D or ``y_pred`` not 3-D (as Keras).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.ctc(jnp.array([[1, 2], [1, 0]]), jnp.zeros((2, 4, 3)))
+      Array([1.6864, 2.0919], dtype=float32)
+    """
+    y_pred = _as_pred(y_pred)
+    y_true = jnp.asarray(y_true)
+    if y_true.ndim != 2:
+        raise ValueError(
+            "Targets `y_true` are expected to be a tensor of shape `(batch_size, max_length)` in integer "
+            f"format. Received: y_true.shape={y_true.shape}"
+        )
+    if y_pred.ndim != 3:
+        raise ValueError(
+            "Logits `y_pred` are expected to be a tensor of shape `(batch_size, max_length, num_classes)`. "
+            f"Received: y_pred.shape={y_pred.shape}"
+        )
+    labels = y_true if jnp.issubdtype(y_true.dtype, jnp.integer) else y_true.astype(jnp.int32)
+    # Keras: label_length = sum(y_true != 0); the core uses as many leading labels
+    # as there are non-padding entries.
+    return jaxloss.ctc(y_pred, labels, label_paddings=labels == 0, blank_id=0)
 
 
 # --------------------------------------------------------------------------
@@ -1323,16 +1710,13 @@ class BinaryFocalCrossentropy(_KerasLoss):
     """Binary focal cross-entropy, as ``keras.losses.BinaryFocalCrossentropy``.
 
     The per-sample loss is :func:`binary_focal_crossentropy` (the mean over
-    ``axis``), then Keras's sample weighting and reduction. Only
-    ``from_logits=True`` is available (see :func:`binary_focal_crossentropy`);
-    with the default ``from_logits=False`` a call raises
-    ``NotImplementedError``.
+    ``axis``), then Keras's sample weighting and reduction.
 
     Args:
       apply_class_balancing: whether to weight the classes by ``alpha``.
       alpha: weight of the positive class, in ``[0, 1]``.
       gamma: focusing parameter, ``>= 0``.
-      from_logits: whether ``y_pred`` holds logits (must be ``True``).
+      from_logits: whether ``y_pred`` holds logits (else probabilities).
       label_smoothing: in ``[0, 1]``, towards 1/2.
       axis: the axis the mean is taken over.
       reduction: as in :class:`BinaryCrossentropy`.
@@ -1386,14 +1770,12 @@ class CategoricalFocalCrossentropy(_KerasLoss):
     """Categorical focal cross-entropy, as ``keras.losses.CategoricalFocalCrossentropy``.
 
     The per-sample loss is :func:`categorical_focal_crossentropy`, then
-    Keras's sample weighting and reduction. Only ``from_logits=True`` is
-    available (see :func:`categorical_focal_crossentropy`); with the default
-    ``from_logits=False`` a call raises ``NotImplementedError``.
+    Keras's sample weighting and reduction.
 
     Args:
       alpha: a scalar or a list of one weight per class.
       gamma: focusing parameter, ``>= 0``.
-      from_logits: whether ``y_pred`` holds logits (must be ``True``).
+      from_logits: whether ``y_pred`` holds logits (else probabilities).
       label_smoothing: in ``[0, 1]``: ``y * (1 - a) + a / num_classes``.
       axis: the class axis.
       reduction: as in :class:`BinaryCrossentropy`.
@@ -1439,3 +1821,262 @@ class CategoricalFocalCrossentropy(_KerasLoss):
 
     def get_config(self):
         return {**super().get_config(), **self._fn_kwargs()}
+
+
+class CategoricalGeneralizedCrossEntropy(_KerasLoss):
+    """Generalized cross-entropy, as ``keras.losses.CategoricalGeneralizedCrossEntropy``.
+
+    The per-sample loss is :func:`categorical_generalized_cross_entropy`
+    (integer labels, probabilities), then Keras's sample weighting and
+    reduction.
+
+    Args:
+      q: in ``(0, 1)``: towards 0 the loss tends to cross-entropy, at 1 it is
+        ``1 - p_y``.
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Raises:
+      ValueError: if ``q`` is not in ``(0, 1)`` (as Keras).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.CategoricalGeneralizedCrossEntropy(q=0.5)([0, 1], [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+      Array(0.8471, dtype=float32)
+    """
+
+    fn = staticmethod(categorical_generalized_cross_entropy)
+
+    def __init__(
+        self,
+        q: float = 0.5,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = "categorical_generalized_cross_entropy",
+        dtype: Any = None,
+    ):
+        if not 0 < q < 1:
+            raise ValueError("q must be in the interval (0, 1)")
+        super().__init__(name, reduction, dtype)
+        self.q = q
+
+    def _fn_kwargs(self):
+        return {"q": self.q}
+
+    def get_config(self):
+        return {**super().get_config(), **self._fn_kwargs()}
+
+
+class MeanAbsolutePercentageError(_KerasLoss):
+    """Mean absolute percentage error, as ``keras.losses.MeanAbsolutePercentageError``.
+
+    The per-sample loss is :func:`mean_absolute_percentage_error`, then
+    Keras's sample weighting and reduction.
+
+    Args:
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.MeanAbsolutePercentageError()([[1.0, 2.0], [4.0, -1.0]], [[1.1, 2.0], [3.0, -1.5]])
+      Array(21.25, dtype=float32)
+    """
+
+    fn = staticmethod(mean_absolute_percentage_error)
+
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = "mean_absolute_percentage_error",
+        dtype: Any = None,
+    ):
+        super().__init__(name, reduction, dtype)
+
+
+class MeanSquaredLogarithmicError(_KerasLoss):
+    """Mean squared logarithmic error, as ``keras.losses.MeanSquaredLogarithmicError``.
+
+    The per-sample loss is :func:`mean_squared_logarithmic_error`, then
+    Keras's sample weighting and reduction.
+
+    Args:
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.MeanSquaredLogarithmicError()([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 0.0]])
+      Array(0.2402, dtype=float32)
+    """
+
+    fn = staticmethod(mean_squared_logarithmic_error)
+
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = "mean_squared_logarithmic_error",
+        dtype: Any = None,
+    ):
+        super().__init__(name, reduction, dtype)
+
+
+class Dice(_KerasLoss):
+    """Dice loss, as ``keras.losses.Dice``: :func:`dice` over ``axis``, then reduced.
+
+    With the default ``axis=None`` the loss is one number for the whole
+    batch (Keras then returns it unreduced and a per-sample
+    ``sample_weight`` multiplies it: a vector for ``reduction=None``); pass
+    e.g. ``axis=(1, 2)`` for one loss per sample.
+
+    Args:
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      axis: an int, a tuple of ints, or ``None`` for all axes.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> y_true = [[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
+      >>> y_pred = [[0.9, 0.1, 0.8], [0.0, 0.0, 0.0]]
+      >>> losses.Dice(axis=-1)(y_true, y_pred)
+      Array(0.5526, dtype=float32)
+    """
+
+    fn = staticmethod(dice)
+
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = "dice",
+        axis: int | tuple[int, ...] | None = None,
+        dtype: Any = None,
+    ):
+        super().__init__(name, reduction, dtype)
+        self.axis = axis
+
+    def _fn_kwargs(self):
+        return {"axis": self.axis}
+
+    def get_config(self):
+        return {**super().get_config(), **self._fn_kwargs()}
+
+
+class Tversky(_KerasLoss):
+    """Tversky loss, as ``keras.losses.Tversky``: :func:`tversky` over ``axis``, then reduced.
+
+    ``alpha`` and ``beta`` are Keras's (``alpha`` weighs the false negatives;
+    see :func:`tversky`). As for :class:`Dice`, the default ``axis=None``
+    gives one number for the whole batch.
+
+    Args:
+      alpha: Keras's weight of ``sum((1 - y_pred) * y_true)``.
+      beta: Keras's weight of ``sum(y_pred * (1 - y_true))``.
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      axis: an int, a tuple of ints, or ``None`` for all axes.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.Tversky(alpha=0.7, beta=0.3)([[1.0, 0.0, 1.0]], [[0.9, 0.6, 0.0]])
+      Array(0.5135, dtype=float32)
+    """
+
+    fn = staticmethod(tversky)
+
+    def __init__(
+        self,
+        alpha: float = 0.5,
+        beta: float = 0.5,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = "tversky",
+        axis: int | tuple[int, ...] | None = None,
+        dtype: Any = None,
+    ):
+        super().__init__(name, reduction, dtype)
+        self.alpha = alpha
+        self.beta = beta
+        self.axis = axis
+
+    def _fn_kwargs(self):
+        return {"alpha": self.alpha, "beta": self.beta, "axis": self.axis}
+
+    def get_config(self):
+        return {**super().get_config(), **self._fn_kwargs()}
+
+
+class Circle(_KerasLoss):
+    """Circle loss, as ``keras.losses.Circle``: :func:`circle` per query, then reduced.
+
+    Like Keras, the per-query losses are masked where they are 0 (queries
+    without a positive or a negative, or already satisfied), so
+    ``"sum_over_batch_size"`` and ``"mean"`` divide by the number of
+    non-zero losses and ``"mean_with_sample_weight"`` by the sum of their
+    weights. The embeddings are not normalised: pass unit vectors.
+
+    Args:
+      gamma: the scale.
+      margin: the relaxation.
+      remove_diagonal: leave the pairs ``(i, i)`` out of the positives.
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import keras as losses
+      >>> e = jnp.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
+      >>> losses.Circle(gamma=1.0)([0, 0, 1, 2], e)
+      Array(1.0076, dtype=float32)
+    """
+
+    fn = staticmethod(circle)
+
+    def __init__(
+        self,
+        gamma: float = 80.0,
+        margin: float = 0.4,
+        remove_diagonal: bool = True,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = "circle",
+        dtype: Any = None,
+    ):
+        super().__init__(name, reduction, dtype)
+        self.gamma = gamma
+        self.margin = margin
+        self.remove_diagonal = remove_diagonal
+
+    def _fn_kwargs(self):
+        return {"gamma": self.gamma, "margin": self.margin, "remove_diagonal": self.remove_diagonal}
+
+    def _losses(self, y_true, y_pred):
+        losses, _ = super()._losses(y_true, y_pred)
+        # keras.losses.circle sets the Keras mask `loss > 0` on its result.
+        return losses, losses > 0
+
+    def get_config(self):
+        return {**super().get_config(), **self._fn_kwargs()}
+
+
+class CTC(_KerasLoss):
+    """CTC loss, as ``keras.losses.CTC``: :func:`ctc` per sequence, then reduced.
+
+    Args:
+      reduction: as in :class:`BinaryCrossentropy`.
+      name: the loss's name.
+      dtype: compute dtype of the inputs (default float32).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import keras as losses
+      >>> losses.CTC()(jnp.array([[1, 2], [1, 0]]), jnp.zeros((2, 4, 3)))
+      Array(1.8891, dtype=float32)
+    """
+
+    fn = staticmethod(ctc)
+
+    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = "ctc", dtype: Any = None):
+        super().__init__(name, reduction, dtype)

@@ -673,11 +673,10 @@ def cosine_distance(
     """TF1's cosine distance ``1 - sum(labels * predictions, axis)``, weighted and reduced.
 
     As in TensorFlow, the inputs are assumed unit-normalised and are **not**
-    normalised here (:func:`jaxloss.cosine_distance` normalises, so it gives
-    other values for vectors that are not unit vectors), and ``axis`` is kept
-    with size 1: the losses of ``[batch_size, d]`` inputs with ``axis=1`` are
-    ``[batch_size, 1]``, so per-example weights are ``[batch_size, 1]``. The
-    products come from :func:`jaxloss.reduce` (``reduction="none"``).
+    normalised here (:func:`jaxloss.cosine_distance` with
+    ``normalize=False``), and ``axis`` is kept with size 1: the losses of
+    ``[batch_size, d]`` inputs with ``axis=1`` are ``[batch_size, 1]``, so
+    per-example weights are ``[batch_size, 1]``.
 
     Args:
       labels: targets, the shape of ``predictions``.
@@ -718,15 +717,8 @@ def cosine_distance(
     ax = _checks.check_axis(predictions, axis, "predictions")
     losses_shape = tuple(1 if i == ax else n for i, n in enumerate(predictions.shape))
     weights = _check_weights(weights, losses_shape)
-    products = jaxloss.reduce(predictions, labels, reduction="none")
-    losses = 1.0 - jnp.sum(products, axis=ax, keepdims=True)
+    losses = jnp.expand_dims(jaxloss.cosine_distance(predictions, labels, axis=ax, normalize=False), ax)
     return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
-
-
-def _div_no_nan(num: jax.Array, den: jax.Array) -> jax.Array:
-    # tf.math.div_no_nan, with a zero gradient where den == 0 (double where).
-    zero = den == 0
-    return jnp.where(zero, 0.0, num / jnp.where(zero, 1.0, den))
 
 
 def mean_pairwise_squared_error(
@@ -784,20 +776,14 @@ def mean_pairwise_squared_error(
     del scope, loss_collection
     labels, predictions = _pair(labels, predictions, Reduction.SUM)
     weights = _check_weights(weights, tuple(labels.shape))
-    # No core function computes this TF-specific statistic (its count n_b
-    # follows the weights while its sums run over every element), so the
-    # twin composes it from core squared errors and jaxloss.reduce sums.
-    squares = jaxloss.squared_error(predictions, labels)
-    dtype = squares.dtype
-    diffs = predictions.astype(dtype) - labels.astype(dtype)
-    axes = tuple(range(1, squares.ndim))
-    present = jnp.broadcast_to(weights != 0, squares.shape).astype(dtype)
-    n = jnp.sum(present, axis=axes, keepdims=True)
-    term1 = 2.0 * _div_no_nan(jnp.sum(squares, axis=axes, keepdims=True), jnp.maximum(n - 1.0, 0.0))
-    term2 = 2.0 * _div_no_nan(
-        jnp.square(jnp.sum(diffs, axis=axes, keepdims=True)), jnp.maximum(n * (n - 1.0), 0.0)
-    )
-    per_example = term1 - term2
+    # TF1 counts per example only the entries with a non-zero weight, but sums
+    # over all of them: the core's `count`.
+    axes = tuple(range(1, labels.ndim))
+    present = jnp.broadcast_to(weights != 0, jnp.broadcast_shapes(labels.shape, weights.shape))
+    count = jnp.sum(present, axis=axes, dtype=jnp.int32)
+    per_example = jaxloss.pairwise_squared_error(predictions, labels, axis=axes, count=count)
+    per_example = jnp.expand_dims(per_example, axes)
     per_example = jnp.broadcast_to(per_example, jnp.broadcast_shapes(per_example.shape, weights.shape))
     loss = jaxloss.reduce(per_example, weights, reduction="sum")
-    return jnp.where(jnp.sum(n) > 0, loss, 0.0)
+    # TF: 0 when no weight is non-zero.
+    return jnp.where(jnp.any(present), loss, jnp.zeros_like(loss))

@@ -405,13 +405,16 @@ def test_our_extra_errors():
 
 
 @pytest.mark.parametrize("name", ["BinaryFocalCrossentropy", "CategoricalFocalCrossentropy"])
-def test_focal_from_probabilities_not_available(name):
+def test_focal_from_probabilities_default(name):
+    # from_logits=False is the default: Keras's formula on clipped
+    # probabilities (the full comparison is in test_compat_keras_new.py).
     y_true = BINARY if name.startswith("Binary") else ONE_HOT
-    with pytest.raises(NotImplementedError, match="from_logits=True"):
-        getattr(jk, name)()(y_true, np.full((B, K), 0.5, np.float32))
+    probs = np.asarray(jax.nn.sigmoid(LOGITS) if name.startswith("Binary") else jax.nn.softmax(LOGITS))
+    for reduction in REDUCTIONS:
+        theirs = getattr(keras.losses, name)(reduction=reduction)(y_true, probs)
+        _close(getattr(jk, name)(reduction=reduction)(y_true, probs), theirs, **FOCAL)
     fn = "binary_focal_crossentropy" if name.startswith("Binary") else "categorical_focal_crossentropy"
-    with pytest.raises(NotImplementedError):
-        getattr(jk, fn)(y_true, np.full((B, K), 0.5, np.float32))
+    _close(getattr(jk, fn)(y_true, probs), getattr(keras.losses, fn)(y_true, probs), **FOCAL)
 
 
 def test_categorical_focal_single_class_warns():
