@@ -53,3 +53,4 @@ from jaxloss._fused import sharded_fused_linear_cross_entropy
 from jaxloss._reduce import REDUCTIONS
 from jaxloss._reduce import reduce
 from jaxloss._wrappers import Loss
+from jaxloss._checked import checked

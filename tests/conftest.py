@@ -5,3 +5,25 @@ import os
 # Tests compare values at tight tolerances: keep XLA from fusing in ways that
 # change float32 rounding between eager and jit more than necessary.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+# Hypothesis profiles for the property tests: "ci" (the default) is bounded
+# and derandomised so the suite is deterministic and fits its time budget;
+# "dev" (HYPOTHESIS_PROFILE=dev) explores many more examples locally.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile(
+    "ci",
+    max_examples=4,
+    derandomize=True,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "dev",
+    max_examples=200,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -276,7 +276,7 @@ def _keras_input_mask(y_pred: Any) -> Any:
 _KERAS_SUBCLASSES: dict[type, type] = {}
 
 
-def _new_twin(cls: type) -> Any:
+def _new_twin(cls: Any) -> Any:
     """Unpickling/copying helper: a bare instance, bridged to Keras as ``cls(...)`` is."""
     return cls.__new__(cls)
 
@@ -296,7 +296,8 @@ class _KerasLoss:
     install) the twin is a plain object.
     """
 
-    fn = None
+    # The module-level function a class computes with (a staticmethod in each subclass).
+    fn: Any = None
 
     def __new__(cls, *args: Any, **kwargs: Any):
         del args, kwargs  # __init__ takes them

@@ -1,0 +1,271 @@
+"""Opt-in runtime checks of array *values*: :func:`checked`.
+
+The trace-time checks of :mod:`jaxloss._checks` see only shapes, dtypes and
+Python options. What only the values can tell (a class index out of range,
+a probability of 1.2, a negative weight, a ``nan`` in the inputs) is turned
+into an error by :func:`checked`, built on :mod:`jax.experimental.checkify`.
+Nothing here runs unless a loss is wrapped, so unwrapped losses pay nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import checkify
+
+__all__ = ["checked"]
+
+# Argument names, by role, across the core functions, ``reduce``, ``Loss`` and
+# the compat twins.
+_PREDICTION_NAMES = ("logits", "probs", "predictions", "y_pred", "scores", "log_predictions", "distances", "hidden")
+_LABEL_NAMES = ("labels", "y_true", "targets", "onehot_labels", "multi_class_labels")
+_WEIGHT_NAMES = ("weights", "sample_weight", "class_weights", "pos_weight", "head", "weight")
+# Functions whose predictions are probabilities although the argument is not
+# called ``probs`` (keyed by ``module.qualname``; keras twins also need
+# ``from_logits=False``).
+_PROBABILITY_ARGS = {
+    "jaxloss.compat.tf_v1.log_loss": "predictions",
+    "jaxloss.compat.tflearn.categorical_crossentropy": "y_pred",
+    "jaxloss.compat.keras.binary_crossentropy": "y_pred",
+    "jaxloss.compat.keras.categorical_crossentropy": "y_pred",
+    "jaxloss.compat.keras.sparse_categorical_crossentropy": "y_pred",
+    "jaxloss.compat.keras.binary_focal_crossentropy": "y_pred",
+    "jaxloss.compat.keras.categorical_focal_crossentropy": "y_pred",
+    "jaxloss.compat.keras.BinaryCrossentropy": "y_pred",
+    "jaxloss.compat.keras.CategoricalCrossentropy": "y_pred",
+    "jaxloss.compat.keras.SparseCategoricalCrossentropy": "y_pred",
+    "jaxloss.compat.keras.BinaryFocalCrossentropy": "y_pred",
+    "jaxloss.compat.keras.CategoricalFocalCrossentropy": "y_pred",
+}
+
+
+def _qualname(obj: Any) -> str:
+    target = obj if inspect.isfunction(obj) or inspect.isclass(obj) else type(obj)
+    return f"{target.__module__}.{target.__qualname__}"
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, (jax.Array, np.ndarray, np.generic))
+
+
+def _index_text(shape: tuple[int, ...]) -> str:
+    """Placeholders ``({i0}, {i1})`` for a multi-index into ``shape``."""
+    if len(shape) == 1:
+        return "({i0},)"
+    return "(" + ", ".join(f"{{i{k}}}" for k in range(len(shape))) + ")"
+
+
+def _check(bad: jax.Array, where: str, name: str, problem: str, value: jax.Array) -> None:
+    """One ``checkify.check`` naming ``name`` and the first offending index."""
+    if bad.size == 0:
+        return
+    flat = jnp.argmax(bad.ravel())
+    multi = jnp.unravel_index(flat, bad.shape) if bad.ndim else ()
+    shown = jnp.broadcast_to(value, bad.shape).ravel()[flat]
+    checkify.check(
+        ~jnp.any(bad),
+        f"{where}: `{name}` {problem}; first offending entry at index {_index_text(bad.shape)} "
+        f"(flat index {{flat}}) holds {{value}}.",
+        flat=flat,
+        value=shown,
+        **{f"i{k}": i for k, i in enumerate(multi)},
+    )
+
+
+def _default(sig: inspect.Signature, name: str, fallback: Any) -> Any:
+    param = sig.parameters.get(name)
+    if param is None or param.default is inspect.Parameter.empty:
+        return fallback
+    return param.default
+
+
+def _roles(fn: Any, args: tuple, kwargs: dict) -> tuple[dict[str, Any], dict[str, Any], Callable, str]:
+    """Binds a call; returns ``(arguments by name, options, the math function, its name)``.
+
+    For a :class:`jaxloss.Loss`, ``predictions``/``targets`` are renamed after
+    the first term's core function (so messages say ``labels``, ``logits``)
+    and its bound options join the call's.
+    """
+    from jaxloss._wrappers import Loss  # local: _wrappers imports nothing of ours
+
+    if isinstance(fn, Loss):
+        core = fn._terms[0].fn
+        bound = inspect.signature(fn.__call__).bind(*args, **kwargs)
+        named = dict(bound.arguments)
+        core_params = [p for p in inspect.signature(core).parameters][:2]
+        arrays = {core_params[0]: named.pop("predictions"), core_params[1]: named.pop("targets")}
+        arrays.update(named)
+        options = dict(fn._terms[0].options)
+        sig = inspect.signature(core)
+        options.update({k: _default(sig, k, None) for k in ("axis", "weight_layout") if k not in options})
+        return arrays, options, core, getattr(core, "__name__", "loss")
+    sig = inspect.signature(fn)
+    bound = sig.bind(*args, **kwargs)
+    named = dict(bound.arguments)
+    for key, param in sig.parameters.items():
+        if param.kind is inspect.Parameter.VAR_KEYWORD and key in named:
+            named.update(named.pop(key))
+    options = {k: named.get(k, _default(sig, k, None)) for k in ("axis", "weight_layout", "from_logits")}
+    for key in ("ignore_index", "ignore_class"):
+        options[key] = named.get(key, _default(sig, key, None))
+    for key in ("from_logits", "ignore_class", "axis"):
+        if options.get(key) is None and hasattr(fn, key) and not inspect.isfunction(fn):
+            options[key] = getattr(fn, key)
+    name = getattr(fn, "__name__", type(fn).__name__)
+    return named, options, fn, name
+
+
+def _num_classes(arrays: dict[str, Any], labels: jax.Array, options: dict[str, Any]) -> int | None:
+    if "hidden" in arrays and _is_array(arrays.get("weight")):
+        weight = arrays["weight"]
+        return int(weight.shape[0] if options.get("weight_layout") == "VD" else weight.shape[-1])
+    for key in _PREDICTION_NAMES:
+        pred = arrays.get(key)
+        if _is_array(pred) and pred.ndim == labels.ndim + 1:
+            axis = options.get("axis")
+            axis = -1 if axis is None else int(axis)
+            return int(pred.shape[axis])
+    return None
+
+
+def _keep(bad: jax.Array, valid: jax.Array | None) -> jax.Array:
+    """Leaves out the entries that ``where`` masks."""
+    return bad if valid is None else bad & valid
+
+
+def _run_checks(fn, arrays, options, where_name, what):
+    mask = arrays.get("where")
+    mask = jnp.asarray(mask) if _is_array(mask) else None
+    is_probability = _PROBABILITY_ARGS.get(_qualname(fn))
+    if is_probability is not None and options.get("from_logits"):
+        is_probability = None
+    for name, value in arrays.items():
+        if not _is_array(value) or name == "where":
+            continue
+        x = jnp.asarray(value)
+        if what["labels"] and name in _LABEL_NAMES and jnp.issubdtype(x.dtype, jnp.integer):
+            n = _num_classes(arrays, x, options)
+            if n is not None:
+                bad = (x < 0) | (x >= n)
+                ignore = options.get("ignore_index")
+                if ignore is None:
+                    ignore = options.get("ignore_class")
+                if ignore is not None:
+                    bad = bad & (x != ignore)
+                _check(bad, where_name, name, f"holds a class index outside [0, {n}) that is not ignored", x)
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            continue
+        valid = None
+        if mask is not None:
+            try:
+                valid = jnp.broadcast_to(mask, x.shape)
+            except ValueError:
+                valid = None
+        if what["finite"]:
+            _check(_keep(~jnp.isfinite(x), valid), where_name, name, "must be finite (no nan or inf)", x)
+        if what["probabilities"] and (name == "probs" or name == is_probability):
+            _check(_keep((x < 0) | (x > 1), valid), where_name, name, "holds a probability outside [0, 1]", x)
+        is_weight = name in _WEIGHT_NAMES and not (name == "weight" and "hidden" in arrays)
+        if what["weights"] and is_weight:
+            _check(_keep(x < 0, valid), where_name, name, "holds a negative weight (weights must be >= 0)", x)
+
+
+def _throw(error: checkify.Error) -> None:
+    message = error.get()
+    if message is not None:
+        raise jax.errors.JaxRuntimeError(message)
+
+
+def checked(
+    fn: Callable[..., jax.Array],
+    *,
+    labels: bool = True,
+    probabilities: bool = True,
+    weights: bool = True,
+    finite: bool = True,
+) -> Callable[..., jax.Array]:
+    """Wraps a loss so that bad input *values* raise, also under ``jit``.
+
+    The wrapped function validates its array arguments with
+    :mod:`jax.experimental.checkify` before calling ``fn``, and raises an
+    error that names the argument and the first offending index (both the
+    multi-index and the flat index) for:
+
+    * integer class labels outside ``[0, num_classes)`` that are not
+      ``ignore_index``/``ignore_class`` (``labels``);
+    * probabilities outside ``[0, 1]`` given to a probability-input loss
+      (``probs``, or ``y_pred`` of a Keras twin with ``from_logits=False``)
+      (``probabilities``);
+    * negative weights (``weights``, ``sample_weight``, ``class_weights``,
+      ``pos_weight``) (``weights``);
+    * ``nan`` or ``inf`` in any floating-point argument, except entries
+      masked by ``where`` (``finite``; turn it off for losses that accept
+      ``-inf`` logits on purpose).
+
+    The error is a ``jax.errors.JaxRuntimeError``: raised at once when called
+    eagerly, and when the computation runs inside ``jax.jit``, ``vmap`` or
+    ``grad`` (from a ``jax.debug.callback``; XLA prefixes the same message).
+    Values and gradients are those of ``fn``, which is called unchanged after
+    the checks. The checks cost nothing unless a loss is wrapped.
+
+    Args:
+      fn: a core loss, :func:`jaxloss.reduce`, a :class:`jaxloss.Loss` or a
+        compat twin (function or loss object).
+      labels: check integer labels against the number of classes.
+      probabilities: check probability inputs against ``[0, 1]``.
+      weights: check that weights are non-negative.
+      finite: check that floating-point inputs are finite.
+
+    Returns:
+      A function with ``fn``'s signature and values.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, jaxloss
+      >>> ce = jax.jit(jaxloss.checked(jaxloss.sparse_softmax_cross_entropy))
+      >>> logits = jnp.zeros((2, 3))
+      >>> ce(logits, jnp.array([0, 2]))
+      Array([1.09861, 1.09861], dtype=float32)
+      >>> try:
+      ...     jaxloss.checked(jaxloss.sparse_softmax_cross_entropy)(logits, jnp.array([0, 7]))
+      ... except jax.errors.JaxRuntimeError as e:
+      ...     print(str(e).split(";")[1])
+       first offending entry at index (1,) (flat index 1) holds 7. (`check` failed)
+    """
+    if not callable(fn):
+        raise TypeError(f"`fn` must be a callable loss, got {fn!r}.")
+    what = {"labels": labels, "probabilities": probabilities, "weights": weights, "finite": finite}
+
+    @functools.wraps(fn if inspect.isfunction(fn) else type(fn).__call__)
+    def wrapped(*args: Any, **kwargs: Any) -> jax.Array:
+        arrays, options, core, name = _roles(fn, args, kwargs)
+        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
+        dynamic = [i for i, leaf in enumerate(leaves) if _is_array(leaf)]
+
+        def validate(*dyn):
+            full = list(leaves)
+            for i, leaf in zip(dynamic, dyn, strict=True):
+                full[i] = leaf
+            call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, full)
+            named, _, _, _ = _roles(fn, call_args, call_kwargs)
+            _run_checks(core, named, options, name, what)
+
+        # The checks run apart from ``fn``: ``fn`` itself is not transformed,
+        # so its values and gradients are untouched (and checkify's rule for
+        # a custom_vjp after a check, which loses residuals under grad in
+        # jax 0.10, never applies).
+        error, _ = checkify.checkify(validate, errors=checkify.user_checks)(*[leaves[i] for i in dynamic])
+        if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(error)):
+            # Under a transformation the error is a traced value: raise when it runs.
+            jax.debug.callback(_throw, error)
+        else:
+            _throw(error)
+        out = fn(*args, **kwargs)
+        return out
+
+    return wrapped
