@@ -21,7 +21,9 @@ def _paddings(paddings: Any, shape: tuple[int, ...], name: str, target: str) -> 
         return jnp.zeros(shape, bool)
     paddings = _checks.as_numeric(paddings, name)
     _checks.check_broadcastable_to(paddings, shape, name, target)
-    return jnp.broadcast_to(paddings != 0, shape)
+    # A boolean mask is used as it is (bool != 0 is a mixed-type comparison).
+    mask = paddings if paddings.dtype == jnp.bool_ else paddings != 0
+    return jnp.broadcast_to(mask, shape)
 
 
 def _check_blank_id(blank_id: Any, num_classes: int) -> int:
@@ -162,7 +164,7 @@ def ctc(
 
     # Labels are right-padded: a row uses its first `length` entries.
     length = max_labels - jnp.sum(label_pad, axis=1, dtype=jnp.int32)  # [B]
-    used = jnp.arange(max_labels) < length[:, None]  # [B, N]
+    used = jnp.arange(max_labels, dtype=jnp.int32)[None, :] < length[:, None]  # [B, N]
     in_range = (labels >= 0) & (labels < num_classes)
     _checks.check_labels_in_range(labels, num_classes, used)
     row_ok = jnp.all(in_range | ~used, axis=1)
@@ -174,7 +176,7 @@ def ctc(
     # The skip s - 2 -> s exists into a label state whose label differs from
     # the previous label (a repeat needs a blank between); never into a blank.
     prev_label = jnp.pad(ext, ((0, 0), (2, 0)), constant_values=-1)[:, :num_states]
-    skip = (jnp.arange(num_states) % 2 == 1) & (ext != prev_label)  # [B, S]
+    skip = (jnp.arange(num_states) % 2 == 1)[None, :] & (ext != prev_label)  # [B, S]
 
     # First where of the double-where: padded frames may hold nan or inf.
     logits = jnp.where(frame_pad[..., None], jnp.zeros((), logits.dtype), logits)
@@ -197,7 +199,7 @@ def ctc(
     alpha, _ = lax.scan(step, alpha0, (jnp.moveaxis(emit, 1, 0), frame_pad.T))
 
     # Paths end in the last label or the blank after it: states 2L - 1 and 2L.
-    s = jnp.arange(num_states)
+    s = jnp.arange(num_states, dtype=jnp.int32)[None, :]
     final = (s == 2 * length[:, None]) | (s == 2 * length[:, None] - 1)
     # 0 - lse, not -lse: an empty labelling over no frames gives 0, not -0.
     log_likelihood = _log_sum_exp(jnp.where(final, alpha, -jnp.inf))

@@ -166,9 +166,9 @@ def _logits(cfg: _Config, hh, w, bs, opts):
 class _Rows(NamedTuple):
     """Per-token results of a full pass over the vocabulary."""
 
-    loss: jax.Array
+    loss: jax.Array | None  # None where only the statistics travel (grad_from_stats)
     lse: jax.Array  # logsumexp of the (capped) logits, 0 for a row with no finite logit
-    count: jax.Array  # classes with a finite logit (the smoothing average's size)
+    n_kept: jax.Array  # classes with a finite logit (the smoothing average's size)
     live: jax.Array  # the token has a gradient: a label in range, not ignored, a finite row
 
 
@@ -220,7 +220,7 @@ def _dlogits(cfg: _Config, s, t, local_y, rows: _Rows, coef, opts, start=0):
     target_w = scale * (1.0 - smoothing) if cfg.smoothing else scale
     g = g - jnp.where(cls == local_y[:, None].astype(jnp.int32), target_w[:, None], 0.0)
     if cfg.smoothing:
-        g = g - jnp.where(s > -jnp.inf, (scale * smoothing / rows.count)[:, None], 0.0)
+        g = g - jnp.where(s > -jnp.inf, (scale * smoothing / rows.n_kept)[:, None], 0.0)
     if cfg.softcap:
         g = g * (1.0 - jnp.square(t))
     return g
@@ -280,6 +280,15 @@ def _vocab_offset(cfg: _Config, v_local: int):
     return 0 if cfg.vocab_axis is None else lax.axis_index(cfg.vocab_axis) * v_local
 
 
+def _local_labels(y, offset):
+    # Standard promotion of the labels with the int32 offset, cast explicitly
+    # (users may run with jax_numpy_dtype_promotion="strict").
+    if isinstance(offset, int):
+        return y - offset
+    dtype = _checks.result_type(y.dtype, offset.dtype)
+    return y.astype(dtype) - offset.astype(dtype)
+
+
 def _token_pass(cfg: _Config, mode: str, h2, w, bs, y, coef, opts):
     """This device's tokens, ``cfg.chunk`` at a time, each against all its classes.
 
@@ -304,11 +313,12 @@ def _token_pass(cfg: _Config, mode: str, h2, w, bs, y, coef, opts):
     def step(carry, start, size):
         hh = lax.dynamic_slice_in_dim(h2, start, size, 0)
         yy = lax.dynamic_slice_in_dim(y, start, size, 0)
-        local_y = yy - offset
+        local_y = _local_labels(yy, offset)
         s, t = _logits(cfg, hh, w, bs, opts)
         rows = _row_stats(cfg, s, yy, local_y, opts)
         carry = dict(carry)
         put = functools.partial(lax.dynamic_update_slice_in_dim, start_index=start, axis=0)
+        assert rows.loss is not None  # a full pass computes the loss
         carry["loss"] = put(carry["loss"], rows.loss)
         if mode == "stats":
             for k in ("lse", "count", "live"):
@@ -349,7 +359,7 @@ def _vocab_pass(cfg: _Config, h2, w, bs, y, coef, opts, rows: _Rows):
     acc = cfg.acc_dtype
     n, d = h2.shape
     v_local = w.shape[0] if cfg.vd else w.shape[1]
-    local_y = y - _vocab_offset(cfg, v_local)
+    local_y = _local_labels(y, _vocab_offset(cfg, v_local))
     w_axis = 0 if cfg.vd else 1
     # As many logits per block as a token chunk holds, at least 128 columns.
     block = max(min(v_local, _MIN_VOCAB_BLOCK), cfg.chunk * v_local // max(n, 1))
@@ -512,7 +522,7 @@ def _prepare(hidden, weight, labels, bias, chunk_size, ignore_index, label_smoot
     acc = _checks.compute_dtype(hidden, weight, *([bias] if bias is not None else []))
     # The matmuls run in the inputs' common dtype with `acc` accumulation;
     # only a mixed-precision pair casts the narrower one (weight included).
-    op = jnp.result_type(hidden.dtype, weight.dtype)
+    op = _checks.result_type(hidden.dtype, weight.dtype)
     h2 = hidden.reshape(-1, d).astype(op)
     w = weight.astype(op)
     y = labels.reshape(-1)

@@ -15,7 +15,7 @@ from jaxloss._primitives import logsumexp, safe_mul, softplus
 ArrayLike = Any
 
 
-def contrastive(distances: ArrayLike, labels: ArrayLike, *, margin: float = 1.0) -> jax.Array:
+def contrastive(distances: ArrayLike, labels: ArrayLike, *, margin: ArrayLike = 1.0) -> jax.Array:
     r"""Elementwise contrastive loss on pair distances (Hadsell et al. 2006).
 
     .. math:: \ell = y\, d^2 + (1 - y) \max(\mathrm{margin} - d, 0)^2
@@ -79,8 +79,8 @@ def circle(
     *,
     ref_embeddings: ArrayLike | None = None,
     ref_labels: ArrayLike | None = None,
-    gamma: float = 80.0,
-    margin: float = 0.4,
+    gamma: ArrayLike = 80.0,
+    margin: ArrayLike = 0.4,
     remove_diagonal: bool = True,
 ) -> jax.Array:
     r"""Circle loss per query embedding (Sun et al. 2020), as Keras 3 computes it.
@@ -155,14 +155,15 @@ def circle(
 
     similarity = jnp.matmul(emb, ref.T, precision=lax.Precision.HIGHEST)
     dist = jnp.maximum(1.0 - similarity, 0.0)
-    positive = labels[:, None] == ref_labels[None, :]
+    label_dtype = _checks.result_type(labels.dtype, ref_labels.dtype)
+    positive = labels[:, None].astype(label_dtype) == ref_labels[None, :].astype(label_dtype)
     negative = ~positive
     if remove_diagonal:
         positive = positive & ~jnp.eye(emb.shape[0], ref.shape[0], dtype=bool)
     gamma = jnp.asarray(gamma, dtype)
     margin = jnp.asarray(margin, dtype)
-    pos_weights = jnp.maximum((margin + dist) * positive, 0.0)
-    neg_weights = jnp.maximum((1.0 + margin - dist) * negative, 0.0)
+    pos_weights = jnp.maximum((margin + dist) * positive.astype(dtype), 0.0)
+    neg_weights = jnp.maximum((1.0 + margin - dist) * negative.astype(dtype), 0.0)
     pos_logits = -gamma * pos_weights * (margin - dist)
     neg_logits = gamma * neg_weights * ((1.0 - margin) - dist)
     # Our logsumexp drops masked entries before touching them and gives -inf

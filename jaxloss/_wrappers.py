@@ -26,6 +26,15 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+def _and_mask(keep: jax.Array, where: Any) -> jax.Array:
+    """``keep & where``, broadcast explicitly (no implicit rank promotion)."""
+    where = jax.numpy.asarray(where)
+    if where.dtype != jax.numpy.bool_:
+        return where  # not a mask: `reduce` reports it, naming `where`
+    keep, where = jax.numpy.broadcast_arrays(keep, where)
+    return keep & where
+
+
 @dataclasses.dataclass(frozen=True)
 class _Term:
     coef: float
@@ -69,6 +78,7 @@ class Loss:
     """
 
     __slots__ = ("_terms",)
+    _terms: tuple[_Term, ...]
 
     def __init__(self, fn: Callable[..., jax.Array], *, reduction: str = "mean", **options: Any):
         if not callable(fn):
@@ -108,7 +118,7 @@ class Loss:
             ignore_index = options.get("ignore_index")
             if ignore_index is not None:
                 keep = jax.numpy.asarray(targets) != ignore_index
-                term_where = keep if where is None else keep & where
+                term_where = keep if where is None else _and_mask(keep, where)
             value = _reduce.reduce(
                 term.fn(predictions, targets, **options),
                 weights,
@@ -118,6 +128,7 @@ class Loss:
             if term.coef != 1.0:
                 value = term.coef * value
             total = value if total is None else total + value
+        assert total is not None  # a Loss has at least one term
         return total
 
     def __add__(self, other: Any) -> Loss:

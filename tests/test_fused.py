@@ -74,10 +74,14 @@ def reference(hidden, weight, labels, *, bias=None, ignore_index=None, label_smo
     """The unfused computation the fused loss must equal."""
     del chunk_size
     w = weight if weight_layout == "DV" else weight.T
-    acc = jnp.promote_types(jnp.result_type(hidden, w), jnp.float32)
-    logits = jnp.einsum("...d,dv->...v", hidden, w, preferred_element_type=acc)
+    # Standard promotion, with explicit casts and broadcasts, so the reference
+    # also runs under jax_numpy_dtype_promotion="strict" / rank_promotion="raise".
+    with jax.numpy_dtype_promotion("standard"):
+        op = jnp.result_type(hidden, w)
+        acc = jnp.promote_types(op, jnp.float32)
+    logits = jnp.einsum("...d,dv->...v", hidden.astype(op), w.astype(op), preferred_element_type=acc)
     if bias is not None:
-        logits = logits + bias
+        logits = logits + bias.astype(acc).reshape((1,) * (logits.ndim - 1) + bias.shape)
     if logit_soft_cap is not None:
         logits = logit_soft_cap * jnp.tanh(logits / logit_soft_cap)
     losses = jaxloss.sparse_softmax_cross_entropy(

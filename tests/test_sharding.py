@@ -111,7 +111,7 @@ def _unfused(hidden, weight, labels, bias, reduction, weight_layout="DV"):
     import jaxloss
 
     w = weight if weight_layout == "DV" else weight.T
-    logits = jnp.dot(hidden, w, preferred_element_type=jnp.float32) + bias
+    logits = jnp.dot(hidden, w, preferred_element_type=jnp.float32) + bias.astype(jnp.float32)[None, :]
     cap = OPTIONS["logit_soft_cap"]
     logits = cap * jnp.tanh(logits / cap)
     opts = {k: v for k, v in OPTIONS.items() if k != "logit_soft_cap"}
@@ -178,7 +178,7 @@ def _check_sparse(mesh, token_axis, reductions=("none", "weighted_mean")):
     import jaxloss
 
     hidden, weight, bias, labels, ct = _inputs()
-    logits = hidden @ weight + bias
+    logits = hidden @ weight + bias[None, :]
     z_s = jax.device_put(logits, NamedSharding(mesh, P(token_axis, "model")))
     y_s = jax.device_put(labels, NamedSharding(mesh, P(token_axis)))
     opts = {k: v for k, v in OPTIONS.items() if k != "logit_soft_cap"}

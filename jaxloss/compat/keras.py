@@ -72,6 +72,7 @@ relative error about 1e-6); where they differ it is on purpose:
 
 from __future__ import annotations
 
+import inspect
 import re
 import sys
 import warnings
@@ -337,7 +338,8 @@ class _KerasLoss:
         in_mask = _keras_input_mask(y_pred)
         y_pred = jnp.asarray(y_pred, self._dtype)
         y_true = jnp.asarray(y_true, self._dtype)
-        losses, mask = self._losses(y_true, y_pred)
+        with _checks.argument_names(**_ARGUMENT_NAMES):
+            losses, mask = self._losses(y_true, y_pred)
         if in_mask is not None:
             # keras.losses.Loss.__call__: the mask of y_pred and of the losses, combined.
             in_mask = jnp.asarray(in_mask, bool)
@@ -514,7 +516,9 @@ def _sparse_losses(y_true, y_pred, from_logits, ignore_class, axis):
     valid = None
     if ignore_class is not None:
         # Keras compares the labels before the cast with ignore_class cast to y_pred's dtype.
-        valid = y_true != jnp.asarray(ignore_class, y_pred.dtype)
+        # (in the promoted dtype, spelled out so it also runs under strict dtype promotion).
+        common = _checks.result_type(y_true.dtype, y_pred.dtype)
+        valid = y_true.astype(common) != jnp.asarray(ignore_class, common)
         labels = jnp.where(valid, labels, _IGNORED)
     if from_logits:
         losses = jaxloss.sparse_softmax_cross_entropy(
@@ -2081,3 +2085,15 @@ class CTC(_KerasLoss):
 
     def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = "ctc", dtype: Any = None):
         super().__init__(name, reduction, dtype)
+
+
+# A core function's error raised inside a twin names the twin's argument
+# (`y_pred`, not `predictions`): every public function runs with these names in force.
+_ARGUMENT_NAMES = dict(
+    predictions="y_pred", probs="y_pred", logits="y_pred", scores="y_pred", distances="y_pred",
+    embeddings="y_pred", log_predictions="y_pred", targets="y_true", labels="y_true",
+)
+for _name in __all__:
+    if inspect.isfunction(globals()[_name]):
+        globals()[_name] = _checks.speaking(globals()[_name], **_ARGUMENT_NAMES)
+del _name

@@ -27,6 +27,7 @@ but a finite, useful gradient:
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import jax
@@ -244,7 +245,8 @@ def roc_auc_score(y_pred: ArrayLike, y_true: ArrayLike) -> jax.Array:
             f"`y_pred` of shape {tuple(scores.shape)}."
         )
     # tf.cast(y_true, tf.bool): every non-zero label is a positive.
-    positive = (labels != 0).ravel().astype(scores.dtype)
+    nonzero = labels if labels.dtype == jnp.bool_ else labels != 0
+    positive = nonzero.ravel().astype(scores.dtype)
     columns = scores.reshape(positive.shape[0], -1)
     if columns.shape[1] == 1:
         return jaxloss.wmw_auc_loss(columns[:, 0], positive, gamma=0.2, p=3)
@@ -333,3 +335,15 @@ def contrastive_loss(y_pred: ArrayLike, y_true: ArrayLike, margin: float = 1.0) 
       with Application to Face Verification", CVPR 2005.
     """
     return jnp.sum(jaxloss.contrastive(y_pred, y_true, margin=margin)) / 2.0
+
+
+# A core function's error raised inside a twin names the twin's argument
+# (`y_pred`, not `predictions`): every public function runs with these names in force.
+_ARGUMENT_NAMES = dict(
+    predictions="y_pred", probs="y_pred", logits="y_pred", scores="y_pred", distances="y_pred",
+    targets="y_true", labels="y_true",
+)
+for _name in __all__:
+    if inspect.isfunction(globals()[_name]):
+        globals()[_name] = _checks.speaking(globals()[_name], **_ARGUMENT_NAMES)
+del _name
