@@ -74,7 +74,7 @@ def _check(bad: jax.Array, where: str, name: str, problem: str, value: jax.Array
         f"(flat index {{flat}}) holds {{value}}.",
         flat=flat,
         value=shown,
-        **{f"i{k}": i for k, i in enumerate(multi)},
+        **{f"i{k}": i for k, i in enumerate(multi)},  # type: ignore[arg-type]  # format fields, not `debug`
     )
 
 
@@ -127,7 +127,7 @@ def _num_classes(arrays: dict[str, Any], labels: jax.Array, options: dict[str, A
         return int(weight.shape[0] if options.get("weight_layout") == "VD" else weight.shape[-1])
     for key in _PREDICTION_NAMES:
         pred = arrays.get(key)
-        if _is_array(pred) and pred.ndim == labels.ndim + 1:
+        if pred is not None and _is_array(pred) and pred.ndim == labels.ndim + 1:
             axis = options.get("axis")
             axis = -1 if axis is None else int(axis)
             return int(pred.shape[axis])

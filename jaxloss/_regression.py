@@ -69,7 +69,7 @@ def absolute_error(predictions: ArrayLike, targets: ArrayLike) -> jax.Array:
     return error * jnp.sign(error)
 
 
-def huber(predictions: ArrayLike, targets: ArrayLike, *, delta: float = 1.0) -> jax.Array:
+def huber(predictions: ArrayLike, targets: ArrayLike, *, delta: ArrayLike = 1.0) -> jax.Array:
     r"""Elementwise Huber loss: quadratic within ``delta``, linear beyond.
 
     .. math:: \ell = \begin{cases} \tfrac12 e^2 & |e| \le \delta \\
