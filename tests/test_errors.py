@@ -40,6 +40,14 @@ BAD_CALLS = [
      r"`axis`=2 is out of range for `logits` with 2 dimension\(s\)"),
     ("shape/tf_v1", lambda: tf_v1.mean_squared_error(jnp.zeros((2, 3)), jnp.zeros((2, 4))), ValueError,
      r"`predictions` and `labels` must have the same shape, got shapes \(2, 4\) and \(2, 3\)"),
+    ("shape/keras-function", lambda: keras.mean_squared_error(jnp.zeros((2, 4)), jnp.zeros((2, 3))), ValueError,
+     r"`y_pred` of shape \(2, 3\) and `y_true` of shape \(2, 4\) do not broadcast together"),
+    ("shape/keras-class", lambda: keras.Huber()(jnp.zeros((2, 4)), jnp.zeros((2, 3))), ValueError,
+     r"`y_pred` of shape \(2, 3\) and `y_true` of shape \(2, 4\) do not broadcast together"),
+    ("shape/keras-focal", lambda: keras.categorical_focal_crossentropy(jnp.zeros((2, 4)), jnp.zeros((2, 3))),
+     ValueError, r"`y_true` of shape \(2, 4\) must broadcast to the shape of `y_pred`, \(2, 3\)"),
+    ("shape/tflearn", lambda: tflearn.mean_square(jnp.zeros((2, 3)), jnp.zeros((2, 4))), ValueError,
+     r"`y_pred` of shape \(2, 3\) and `y_true` of shape \(2, 4\) do not broadcast together"),
     ("shape/tf_v1-weights", lambda: tf_v1.mean_squared_error(ONE_HOT, Z, weights=jnp.ones(3)), ValueError,
      r"`weights` can not be broadcast.*must be a scalar or have the rank of the losses, 2"),
     # --- dtypes -------------------------------------------------------------
@@ -69,6 +77,8 @@ BAD_CALLS = [
      r"`reduction` must be one of .*got 'avg'"),
     ("reduction/keras", lambda: keras.MeanSquaredError(reduction="avg"), ValueError,
      r"argument `reduction`. Expected one of .*'sum_over_batch_size'.*Received: reduction='avg'"),
+    ("reduction/tf_v1", lambda: tf_v1.mean_squared_error(ONE_HOT, Z, reduction="avg"), ValueError,
+     r"Invalid Reduction Key 'avg' for argument `reduction`: expected one of .*'weighted_sum_by_nonzero_weights'"),
     # --- option ranges ------------------------------------------------------
     ("range/label_smoothing-1.5", lambda: jaxloss.softmax_cross_entropy(Z, ONE_HOT, label_smoothing=1.5),
      ValueError, r"`label_smoothing` must lie in \[0, 1\], got 1.5"),

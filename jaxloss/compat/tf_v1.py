@@ -41,6 +41,7 @@ Known differences, all deliberate:
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import jax
@@ -116,7 +117,10 @@ class Reduction:
     def validate(cls, key: Any) -> None:
         """Raises ``ValueError`` unless ``key`` is one of :meth:`all`."""
         if key not in cls.all():
-            raise ValueError(f"Invalid Reduction Key {key}. Key should be one of {cls.all()}.")
+            raise ValueError(
+                f"Invalid Reduction Key {key!r} for argument `reduction`: expected one of {cls.all()} "
+                "(the tf_v1.Reduction members)."
+            )
 
 
 # TF v1 reduction key -> jaxloss.reduce reduction (API section 3).
@@ -787,3 +791,12 @@ def mean_pairwise_squared_error(
     loss = jaxloss.reduce(per_example, weights, reduction="sum")
     # TF: 0 when no weight is non-zero.
     return jnp.where(jnp.any(present), loss, jnp.zeros_like(loss))
+
+
+# A core function's error raised inside a twin names the twin's argument
+# (`labels`, not `targets`): every public function runs with these names in force.
+_ARGUMENT_NAMES = dict(targets="labels", probs="predictions", scores="logits")
+for _name in __all__:
+    if inspect.isfunction(globals()[_name]):
+        globals()[_name] = _checks.speaking(globals()[_name], **_ARGUMENT_NAMES)
+del _name
