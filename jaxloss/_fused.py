@@ -321,8 +321,8 @@ def _token_pass(cfg: _Config, mode: str, h2, w, bs, y, coef, opts):
         assert rows.loss is not None  # a full pass computes the loss
         carry["loss"] = put(carry["loss"], rows.loss)
         if mode == "stats":
-            for k in ("lse", "count", "live"):
-                carry[k] = put(carry[k], getattr(rows, k))
+            for k, value in (("lse", rows.lse), ("count", rows.n_kept), ("live", rows.live)):
+                carry[k] = put(carry[k], value)
         if grad:
             cc = lax.dynamic_slice_in_dim(coef, start, size, 0)
             g = _dlogits(cfg, s, t, local_y, rows, cc, opts)

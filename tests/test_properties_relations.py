@@ -189,7 +189,7 @@ def test_fused_linear_cross_entropy_equals_unfused(problem):
         return jaxloss.fused_linear_cross_entropy(h, w, labels, bias=bias, chunk_size=chunk, **options)
 
     def unfused(h, w):
-        logits = h @ w if bias is None else h @ w + bias
+        logits = h @ w if bias is None else h @ w + bias[None, :]
         return jaxloss.sparse_softmax_cross_entropy(logits, labels, **options)
 
     _rel_close(fused(hidden, weight), unfused(hidden, weight), "values", rtol=1e-5)
