@@ -615,6 +615,11 @@ def binary_cross_entropy(
     """
     _checks.check_range(epsilon, "epsilon", 0.0, 0.5, high_open=True)
     probs, labels = _binary_inputs(probs, labels, label_smoothing, pred_name="probs")
+    return _clipped_binary_cross_entropy(probs, labels, epsilon)
+
+
+def _clipped_binary_cross_entropy(probs: jax.Array, labels: jax.Array, epsilon: float) -> jax.Array:
+    """Keras's BCE on probabilities clipped to ``[eps, 1 - eps]``; the clip passes its tangent through."""
     one = jnp.asarray(1.0, probs.dtype)
     eps = jnp.asarray(epsilon, probs.dtype)
     clipped = clip_straight_through(probs, eps, one - eps)
@@ -804,12 +809,7 @@ def binary_focal_cross_entropy(
     if alpha is not None:
         _checks.check_range(alpha, "alpha", 0.0, 1.0)
     probs, labels = _binary_inputs(probs, labels, label_smoothing, pred_name="probs")
-    shape = jnp.broadcast_shapes(probs.shape, labels.shape)
-    probs, labels = jnp.broadcast_to(probs, shape), jnp.broadcast_to(labels, shape)
-    one = jnp.asarray(1.0, probs.dtype)
-    eps = jnp.asarray(epsilon, probs.dtype)
-    clipped = clip_straight_through(probs, eps, one - eps)
-    bce = -(safe_mul(labels, jnp.log(clipped)) + safe_mul(1.0 - labels, jnp.log(1.0 - clipped)))
+    bce = _clipped_binary_cross_entropy(probs, labels, epsilon)
     p_t = labels * probs + (1.0 - labels) * (1.0 - probs)
     loss = _power(1.0 - p_t, jnp.asarray(gamma, probs.dtype)) * bce
     if alpha is not None:
