@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -161,6 +162,21 @@ def ctc(
         raise TypeError(f"`zero_infinity` must be a bool, got {zero_infinity!r}.")
     frame_pad = _paddings(logit_paddings, (batch, max_time), "logit_paddings", "logits[..., 0]")
     label_pad = _paddings(label_paddings, (batch, max_labels), "label_paddings", "labels")
+    return _ctc(logits, labels, frame_pad, label_pad, blank_id=blank_id, zero_infinity=bool(zero_infinity))
+
+
+@functools.partial(jax.jit, static_argnames=("blank_id", "zero_infinity"))
+def _ctc(
+    logits: jax.Array, labels: jax.Array, frame_pad: jax.Array, label_pad: jax.Array, *, blank_id: int,
+    zero_infinity: bool,
+) -> jax.Array:
+    """The recursion on checked arguments, compiled once per shape.
+
+    Under an outer ``jit`` this is inlined; called eagerly (or under an eager
+    ``grad``) it saves retracing and recompiling the two scans on every call.
+    """
+    batch, max_time, num_classes = logits.shape
+    max_labels = labels.shape[1]
 
     # Labels are right-padded: a row uses its first `length` entries.
     length = max_labels - jnp.sum(label_pad, axis=1, dtype=jnp.int32)  # [B]

@@ -53,7 +53,11 @@ def _overlap_inputs(predictions, targets, axis, epsilon):
     _checks.check_broadcastable_to(t, p.shape, "targets", "predictions")
     t = jnp.broadcast_to(t, p.shape)
     axes = _reduce_axes(p, axis, "predictions")
-    m = jnp.maximum(jnp.max(jnp.abs(p), axis=axes, keepdims=True), jnp.max(jnp.abs(t), axis=axes, keepdims=True))
+    # initial=1: an empty reduction (a batch of 0 reduced over every axis) has scale 1.
+    m = jnp.maximum(
+        jnp.max(jnp.abs(p), axis=axes, keepdims=True, initial=1.0),
+        jnp.max(jnp.abs(t), axis=axes, keepdims=True, initial=1.0),
+    )
     s = lax.stop_gradient(jnp.where(jnp.isfinite(m) & (m > 1.0), m, 1.0))
     return p / s, t / s, jnp.squeeze(s, axis=axes), axes
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile(
     "ci",
-    max_examples=2,
+    max_examples=1,
     derandomize=True,
     deadline=None,
     print_blob=True,

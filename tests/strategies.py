@@ -15,6 +15,7 @@ within one array: zeros, moderate values and ``10**u`` with ``u`` uniform in
 from __future__ import annotations
 
 import dataclasses
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -173,12 +174,33 @@ def draw_array(rng, kind: str, shape, dtype, exp: float):
     return jnp.asarray(x, dtype)
 
 
+def _turn(spec: Spec) -> int:
+    """A fixed number per spec (stable across runs and processes)."""
+    return zlib.crc32(spec.name.encode())
+
+
+def _rotate(choices, k: int) -> list:
+    """``choices`` starting at ``k``: hypothesis's first (simplest) pick differs per spec.
+
+    The CI profile draws one example per spec, which is hypothesis's simplest:
+    rotating the dtype and shape lists by a per-spec number spreads that one
+    example's dtype and shape over the table, so every dtype (float32,
+    bfloat16, float16) and shape (size-1 and empty batches included) is run
+    on many functions in every CI run. Magnitudes are not rotated: the first
+    is always the extreme one (up to 1e30, or the spec's and dtype's cap).
+    """
+    choices = list(choices)
+    k %= len(choices)
+    return choices[k:] + choices[:k]
+
+
 @st.composite
 def cases(draw, spec: Spec, dtypes=DTYPES, shapes=SHAPES, with_where: bool = False) -> Case:
     """A random call of ``spec``: shapes, dtype, magnitudes, options, mask."""
-    dtype = jnp.dtype(draw(st.sampled_from(dtypes)))
+    turn = _turn(spec)
+    dtype = jnp.dtype(draw(st.sampled_from(_rotate(dtypes, turn))))
     allowed = [(b, c) for b, c in shapes if (b > 0 or spec.empty) and c >= spec.min_classes]
-    b, c = draw(st.sampled_from(allowed or [(3, spec.min_classes)]))
+    b, c = draw(st.sampled_from(_rotate(allowed or [(3, spec.min_classes)], turn // len(dtypes))))
     cap = min(spec.max_exp, _DTYPE_MAX_EXP.get(dtype, 30.0))
     exp = draw(st.sampled_from(list(dict.fromkeys(min(e, cap) for e in EXPONENTS))))
     seed = draw(st.integers(0, 2**32 - 1))
@@ -312,8 +334,7 @@ TWINS: list[Spec] = [
     Spec("keras.hinge", keras.hinge, ("sign", "real"), diff=(1,), smooth=False, max_exp=29.0),
     Spec("keras.squared_hinge", keras.squared_hinge, ("binary", "real"), diff=(1,), smooth=False, max_exp=15.0),
     Spec("keras.categorical_hinge", keras.categorical_hinge, ("onehot", "real"), diff=(1,), smooth=False),
-    Spec("keras.dice", keras.dice, ("binary", "prob"), diff=(1,),
-         rowwise=False, empty=False),
+    Spec("keras.dice", keras.dice, ("binary", "prob"), diff=(1,), rowwise=False),
     Spec("keras.tversky", keras.tversky, ("binary", "prob"), diff=(1,), rowwise=False),
     Spec("keras.mean_absolute_percentage_error", keras.mean_absolute_percentage_error, ("real", "real"),
          diff=(0, 1), smooth=False, max_exp=29.0),
@@ -382,5 +403,5 @@ ALL = CORE + TWINS
 
 def fewer(divisor: int = 2) -> settings:
     """Settings with fewer examples than the loaded profile (for compile-heavy tests)."""
-    return settings(max_examples=max(2, settings.default.max_examples // divisor))
+    return settings(max_examples=max(1, settings.default.max_examples // divisor))
 WITH_WHERE = [s for s in ALL if s.where is not None]

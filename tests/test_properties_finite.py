@@ -65,11 +65,20 @@ def _derivatives(case: Case, args):
 _F16_MAX = float(jnp.finfo(jnp.float16).max)
 
 
+def _value_and_derivatives(case: Case, args):
+    """Value, gradient and HVP as one compiled program (one compile, not one per primitive).
+
+    The property is about the mathematics of each loss; training runs it under
+    ``jit``. Eager (op-by-op) execution is compared with ``jit`` in
+    ``test_eager_jit_vmap_loop_agree``.
+    """
+    return jax.jit(lambda *a: (case.call(*a), _derivatives(case, a)))(*args)
+
+
 def _check_finite(case: Case, expected_dtype) -> None:
-    value = case.call(*case.args)
+    value, derivs = _value_and_derivatives(case, case.args)
     assert value.dtype == expected_dtype, f"{case.spec.name}: dtype {value.dtype} for {case.dtype} inputs"
     _finite(value, "value", case)
-    derivs = _derivatives(case, case.args)
     if case.dtype != jnp.float16:
         for what, tree in derivs.items():
             _finite(tree, what, case)
@@ -78,7 +87,7 @@ def _check_finite(case: Case, expected_dtype) -> None:
     # only round to inf. Require the float32 derivative (same values, float32
     # inputs) to be finite and every inf in float16 to be such an overflow.
     up = [a.astype(jnp.float32) if jnp.issubdtype(a.dtype, jnp.floating) else a for a in case.args]
-    derivs32 = _derivatives(case, up)
+    _, derivs32 = _value_and_derivatives(case, up)
     for what, tree in derivs.items():
         _finite(derivs32[what], f"{what} (float32 inputs)", case)
         for d16, d32 in zip(jax.tree_util.tree_leaves(tree), jax.tree_util.tree_leaves(derivs32[what]), strict=True):

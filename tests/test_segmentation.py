@@ -98,6 +98,17 @@ def test_zero_vectors_give_one_with_zero_gradients(name, epsilon):
 
 
 @pytest.mark.parametrize("name", FNS)
+def test_empty_batch(name):
+    # Found by the property suite: reducing an empty batch over every axis
+    # took the max of an empty array (a trace-time error); it is 1, as Keras.
+    fn = getattr(jaxloss, name)
+    empty = jnp.zeros((0, 4))
+    assert fn(empty, empty).shape == (0,)
+    np.testing.assert_array_equal(fn(empty, empty, axis=None), 1.0)
+    assert jax.grad(lambda p: fn(p, empty, axis=None))(empty).shape == (0, 4)
+
+
+@pytest.mark.parametrize("name", FNS)
 def test_epsilon_zero_matches_formula(name):
     p, t = _inputs(4)
     ref = _np_dice(p, t, eps=0.0) if name == "dice" else _np_tversky(p, t, eps=0.0)

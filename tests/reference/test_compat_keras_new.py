@@ -205,6 +205,12 @@ def test_dice_and_tversky(axis):
             _close(ours, theirs, **TOL_ABS)
 
 
+def test_dice_and_tversky_empty_batch():
+    empty = np.zeros((0, K), np.float32)
+    _close(jk.dice(empty, empty), keras.losses.dice(empty, empty), **TOL)
+    _close(jk.tversky(empty, empty), keras.losses.tversky(empty, empty), **TOL)
+
+
 def test_tversky_argument_names_follow_keras():
     # Keras's alpha weighs sum((1 - y_pred) * y_true): a missed positive.
     y_true, y_pred = np.array([[1.0, 1.0, 0.0]], np.float32), np.array([[1.0, 0.0, 0.0]], np.float32)
