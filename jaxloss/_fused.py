@@ -503,6 +503,12 @@ def _fused_bwd(cfg: _Config, res, ct):
 _fused.defvjp(_fused_fwd, _fused_bwd)
 
 
+# Compiled once per shape and configuration: an eager call (or an eager
+# ``grad``) runs one program instead of retracing the chunk loops every time;
+# under an outer ``jit`` or ``shard_map`` it is inlined.
+_fused_compiled = jax.jit(_fused, static_argnums=(0,))
+
+
 def _choose_scheme(weight_dtype, acc_dtype) -> str:
     # A weight narrower than the accumulation dtype (16-bit) would need a
     # [D, V] float32 accumulator in the one-pass token scheme, twice the
@@ -549,7 +555,7 @@ def _prepare(hidden, weight, labels, bias, chunk_size, ignore_index, label_smoot
     cap = 1.0 if logit_soft_cap is None else logit_soft_cap
     opts = tuple(jnp.asarray(o, acc) for o in (label_smoothing, z_loss, cap))
     bs = () if bias is None else (bias,)
-    out = _fused(cfg, h2, w, bs, y, opts)
+    out = _fused_compiled(cfg, h2, w, bs, y, opts)
     if reduction == "none":
         out = out.reshape(labels.shape)
     return out
