@@ -53,12 +53,13 @@ def _overlap_inputs(predictions, targets, axis, epsilon):
     _checks.check_broadcastable_to(t, p.shape, "targets", "predictions")
     t = jnp.broadcast_to(t, p.shape)
     axes = _reduce_axes(p, axis, "predictions")
-    # initial=1: an empty reduction (a batch of 0 reduced over every axis) has scale 1.
+    # initial=1 is the max(1, ...) of the scale, and gives an empty reduction
+    # (a batch of 0 reduced over every axis) the scale 1.
     m = jnp.maximum(
         jnp.max(jnp.abs(p), axis=axes, keepdims=True, initial=1.0),
         jnp.max(jnp.abs(t), axis=axes, keepdims=True, initial=1.0),
     )
-    s = lax.stop_gradient(jnp.where(jnp.isfinite(m) & (m > 1.0), m, 1.0))
+    s = lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 1.0))
     return p / s, t / s, jnp.squeeze(s, axis=axes), axes
 
 

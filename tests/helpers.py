@@ -27,6 +27,11 @@ def check_grads_x64(fn, args, *, order: int = 2, eps: float = 1e-6, rtol: float 
         check_grads(fn, args64, order=order, modes=("fwd", "rev"), eps=eps, rtol=rtol)
 
 
+def jit_grad(fn):
+    """``jax.grad(fn)`` under ``jit``: one compile rather than one per primitive (same numbers)."""
+    return jax.jit(jax.grad(fn))
+
+
 def assert_all_finite(tree, what: str = "value") -> None:
     for leaf in jax.tree_util.tree_leaves(tree):
         arr = np.asarray(leaf, dtype=np.float64)

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from jaxloss.compat import keras as jk  # noqa: E402
+from tests.helpers import jit_grad
 from tests.reference.test_compat_keras import REDUCTIONS, _close, _keras_or_error, assert_config_like_keras  # noqa: E402
 
 _RNG = np.random.default_rng(7)
@@ -316,25 +317,20 @@ def test_focal_edge_logits():
 # --------------------------------------------------------------------------
 
 
-def _jit_grad(f):
-    """``grad`` under ``jit``: one compile rather than one per primitive (same numbers)."""
-    return jax.jit(jax.grad(f))
-
-
 def test_focal_gradient_survives_keras_clip():
     # A confidently wrong logit (-20 for a positive label): Keras's sigmoid is
     # clipped to 1e-7, so its loss saturates and its gradient is (nearly) 0.
     y_true, z = jnp.array([[1.0, 0.0]]), jnp.array([[-20.0, -3.0]])
-    theirs = _jit_grad(lambda p: jnp.sum(keras.losses.binary_focal_crossentropy(y_true, p, from_logits=True)))(z)
-    ours = _jit_grad(lambda p: jnp.sum(jk.binary_focal_crossentropy(y_true, p, from_logits=True)))(z)
+    theirs = jit_grad(lambda p: jnp.sum(keras.losses.binary_focal_crossentropy(y_true, p, from_logits=True)))(z)
+    ours = jit_grad(lambda p: jnp.sum(jk.binary_focal_crossentropy(y_true, p, from_logits=True)))(z)
     assert abs(float(theirs[0, 0])) < 1e-6  # only the focal factor's tiny slope is left
     assert np.all(np.isfinite(ours)) and float(ours[0, 0]) < -0.1
     # the twin's value there is the exact one (20, not Keras's -log(1e-7) ~ 16.1)
     np.testing.assert_allclose(jk.binary_focal_crossentropy(y_true, z, from_logits=True)[0], 10.0, rtol=1e-4)
 
     y_true, z = jnp.array([[1.0, 0.0, 0.0]]), jnp.array([[-20.0, 5.0, 0.0]])
-    theirs = _jit_grad(lambda p: jnp.sum(keras.losses.categorical_focal_crossentropy(y_true, p, from_logits=True)))(z)
-    ours = _jit_grad(lambda p: jnp.sum(jk.categorical_focal_crossentropy(y_true, p, from_logits=True)))(z)
+    theirs = jit_grad(lambda p: jnp.sum(keras.losses.categorical_focal_crossentropy(y_true, p, from_logits=True)))(z)
+    ours = jit_grad(lambda p: jnp.sum(jk.categorical_focal_crossentropy(y_true, p, from_logits=True)))(z)
     assert np.max(np.abs(theirs)) < 1e-6  # only rounding noise through the renormalisation
     assert np.all(np.isfinite(ours)) and float(ours[0, 0]) < -0.1
 

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from jaxloss.compat import keras as jk  # noqa: E402
+from tests.helpers import jit_grad
 from tests.reference.test_compat_keras import REDUCTIONS, _close, _keras_or_error, assert_config_like_keras  # noqa: E402
 
 TOL = {"rtol": 1e-5}
@@ -331,24 +332,23 @@ def test_categorical_focal_from_probabilities_per_class_alpha():
 
 def test_gradients_finite_where_keras_clips():
     # Probabilities of exactly 0 and 1: Keras's clip gives a zero gradient;
-    # the twin's is the formula's derivative at the clipped point. (Under
-    # jit: one compile per gradient rather than op by op; same numbers.)
+    # the twin's is the formula's derivative at the clipped point.
     y_true = jnp.array([[1.0, 0.0, 1.0, 0.0]])
     y_pred = jnp.array([[0.0, 1.0, 1.0, 0.0]])
     for fn in (jk.binary_focal_crossentropy, jk.categorical_focal_crossentropy):
-        g = jax.jit(jax.grad(lambda p, fn=fn: jnp.sum(fn(y_true, p))))(y_pred)
+        g = jit_grad(lambda p, fn=fn: jnp.sum(fn(y_true, p)))(y_pred)
         assert np.all(np.isfinite(g)) and float(g[0, 0]) < 0, fn
     for fn in (jk.dice, jk.tversky, jk.mean_squared_logarithmic_error, jk.mean_absolute_percentage_error):
-        g = jax.jit(jax.grad(lambda p, fn=fn: jnp.sum(fn(y_true, p))))(y_pred)
+        g = jit_grad(lambda p, fn=fn: jnp.sum(fn(y_true, p)))(y_pred)
         assert np.all(np.isfinite(g)), fn
-        g0 = jax.jit(jax.grad(lambda p, fn=fn: jnp.sum(fn(jnp.zeros(4), p))))(jnp.zeros(4))
+        g0 = jit_grad(lambda p, fn=fn: jnp.sum(fn(jnp.zeros(4), p)))(jnp.zeros(4))
         assert np.all(np.isfinite(g0)), fn
-    g = jax.jit(jax.grad(lambda p: jnp.sum(jk.categorical_generalized_cross_entropy(LABELS, p, q=0.5))))(PROBS)
+    g = jit_grad(lambda p: jnp.sum(jk.categorical_generalized_cross_entropy(LABELS, p, q=0.5)))(PROBS)
     assert np.all(np.isfinite(g))
-    g = jax.jit(jax.grad(lambda e: jnp.sum(jk.circle(EMB_LABELS, e))))(EMB)
+    g = jit_grad(lambda e: jnp.sum(jk.circle(EMB_LABELS, e)))(EMB)
     assert np.all(np.isfinite(g)) and np.any(g != 0)
     g = jax.grad(lambda z: jnp.sum(jk.ctc(CTC_LABELS, z)))(CTC_LOGITS)
-    theirs = jax.jit(jax.grad(lambda z: jnp.sum(keras.losses.ctc(CTC_LABELS, z))))(CTC_LOGITS)
+    theirs = jit_grad(lambda z: jnp.sum(keras.losses.ctc(CTC_LABELS, z)))(CTC_LOGITS)
     np.testing.assert_allclose(g, theirs, rtol=1e-4, atol=1e-6)
 
 
