@@ -148,7 +148,7 @@ def test_eager_jit_vmap_loop_agree(spec, data):
     second = [jnp.flip(a, 0) if a.ndim else a for a in case.args]
     stacked = [jnp.stack([a, b]) for a, b in zip(case.args, second, strict=True)]
     extra_stacked = {} if where is None else {"where": jnp.stack([where, jnp.flip(where, 0)])}
-    vmapped = jax.vmap(lambda *a, **k: case.call(*a, **k))(*stacked, **extra_stacked)
+    vmapped = jax.jit(jax.vmap(lambda *a, **k: case.call(*a, **k)))(*stacked, **extra_stacked)
     loop = [case.call(*[s[i] for s in stacked], **{k: v[i] for k, v in extra_stacked.items()}) for i in range(2)]
     _close(vmapped, jnp.stack(loop), "vmap vs Python loop", case)
 
@@ -163,5 +163,5 @@ def test_eager_jit_vmap_loop_agree(spec, data):
                 return case.call(*row[:-1], where=row[-1])[0]
             return case.call(*row)[0]
 
-        per_row = jax.vmap(one_row, in_axes=[0 if b else None for b in batched])(*row_args)
+        per_row = jax.jit(jax.vmap(one_row, in_axes=[0 if b else None for b in batched]))(*row_args)
         _close(per_row, eager, "vmap over batch rows vs batched call", case)
