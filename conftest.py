@@ -73,10 +73,6 @@ class _SharedCompileCache:
             part.write(value)
         os.replace(part.name, target)
 
-    def clear(self) -> None:
-        for entry in self._path.iterdir():
-            entry.unlink()
-
 
 def _use_shared_compile_cache(path: str) -> None:
     # JAX has no public hook for a cache backend; if its internals move, the
@@ -158,7 +154,6 @@ def pytest_collection_modifyitems(config, items):
 def pytest_unconfigure(config):
     if not os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get(_CACHE_ENV):
         shutil.rmtree(os.environ.pop(_CACHE_ENV), ignore_errors=True)
-
 
 
 @pytest.fixture(autouse=True)
