@@ -404,4 +404,6 @@ ALL = CORE + TWINS
 def fewer(divisor: int = 2) -> settings:
     """Settings with fewer examples than the loaded profile (for compile-heavy tests)."""
     return settings(max_examples=max(1, settings.default.max_examples // divisor))
+
+
 WITH_WHERE = [s for s in ALL if s.where is not None]
