@@ -1,4 +1,4 @@
-"""The issue-5 twins of ``jaxloss.compat.keras`` against Keras 3 (JAX backend).
+"""The generalized cross-entropy, percentage, log-error, segmentation, metric, CTC and focal twins of ``jaxloss.compat.keras`` against Keras 3 (JAX backend).
 
 ``CategoricalGeneralizedCrossEntropy``, ``MeanAbsolutePercentageError``,
 ``MeanSquaredLogarithmicError``, ``Dice``, ``Tversky``, ``Circle``, ``CTC``

@@ -408,7 +408,7 @@ def test_our_extra_errors():
 @pytest.mark.parametrize("name", ["BinaryFocalCrossentropy", "CategoricalFocalCrossentropy"])
 def test_focal_from_probabilities_default(name):
     # from_logits=False is the default: Keras's formula on clipped
-    # probabilities (the full comparison is in test_compat_keras_new.py).
+    # probabilities (the full comparison is in test_compat_keras_segmentation_metric_ctc.py).
     y_true = BINARY if name.startswith("Binary") else ONE_HOT
     probs = np.asarray(jax.nn.sigmoid(LOGITS) if name.startswith("Binary") else jax.nn.softmax(LOGITS))
     for reduction in REDUCTIONS:

@@ -1,4 +1,4 @@
-"""The issue-5 core functions against Keras 3 (JAX backend) and TF1 graph mode, directly."""
+"""The segmentation, metric, generalized cross-entropy, focal and regression core functions against Keras 3 (JAX backend) and TF1 graph mode, directly."""
 
 from __future__ import annotations
 
