@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import functools
 import re
 import types
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +22,7 @@ import numpy as np
 from jax.experimental import checkify
 
 _REDUCED_FLOATS = (jnp.bfloat16, jnp.float16)
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 # Caller-facing names for the core functions' arguments: a compat twin calls
 # the core with its own names in force, so a message says `y_pred`, not
@@ -30,18 +32,29 @@ _ALIASES: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
 )
 
 
+# Inside a compat twin's call the core's elementwise shape rule is the
+# original library's (NumPy broadcasting of both sides), see `elementwise_shape`.
+_TWIN_BROADCASTING: contextvars.ContextVar[bool] = contextvars.ContextVar("jaxloss_twin_broadcasting", default=False)
+
+
 @contextlib.contextmanager
 def argument_names(**names: str) -> Iterator[None]:
-    """Within the block, error messages call core arguments by the caller's names.
+    """Within the block, the core functions serve a compat twin.
 
-    ``with argument_names(predictions="y_pred", targets="y_true"):`` makes a
-    core function's shape or dtype error name `y_pred` where it would say
-    `predictions`. Trace-time only; nothing reaches the computation.
+    Error messages call core arguments by the caller's names: ``with
+    argument_names(predictions="y_pred", targets="y_true"):`` makes a core
+    function's shape or dtype error name `y_pred` where it would say
+    `predictions`. And elementwise losses broadcast predictions and targets
+    both ways, as Keras, TensorFlow and tflearn do (the core rule, targets
+    never widen the predictions, is for jaxloss's own API). Trace-time only;
+    nothing reaches the computation.
     """
     token = _ALIASES.set({**_ALIASES.get(), **names})
+    twin = _TWIN_BROADCASTING.set(True)
     try:
         yield
     finally:
+        _TWIN_BROADCASTING.reset(twin)
         _ALIASES.reset(token)
 
 
@@ -113,8 +126,21 @@ def as_numeric(x: Any, name: str) -> jax.Array:
     return x
 
 
+def label_dtype(dtype: Any) -> jnp.dtype:
+    """The dtype integer labels are widened to before any comparison or gather.
+
+    int32, or int64 for 64-bit (and uint32) labels under ``jax_enable_x64``:
+    so ``ignore_index=-100`` never equals a real ``uint8`` class (156 is -100
+    mod 256) and ``int8`` labels index more than 127 classes.
+    """
+    dtype = jnp.dtype(dtype)
+    if jax.config.jax_enable_x64 and (dtype.itemsize == 8 or dtype == jnp.uint32):
+        return jnp.dtype(jnp.int64)
+    return jnp.dtype(jnp.int32)
+
+
 def as_integer(x: Any, name: str) -> jax.Array:
-    """Checks that ``x`` is an integer array (class indices)."""
+    """Checks that ``x`` is an integer array (class indices) and widens it (:func:`label_dtype`)."""
     if x is None:
         raise error(TypeError, f"`{name}` must be an integer array, got None.")
     x = jnp.asarray(x)
@@ -123,7 +149,19 @@ def as_integer(x: Any, name: str) -> jax.Array:
             f"`{name}` must be an integer array of class indices, got {_describe(x)}. "
             f"For one-hot or soft labels use the dense (non-sparse) loss."
         )
-    return x
+    return x.astype(label_dtype(x.dtype))
+
+
+def check_ignore_index(ignore_index: Any, name: str = "ignore_index") -> int | None:
+    """``ignore_index`` is a static Python int (or None); returns it as an int."""
+    if ignore_index is None:
+        return None
+    if isinstance(ignore_index, jax.core.Tracer):
+        raise error(TypeError, _static_message(name, ignore_index))
+    if isinstance(ignore_index, (bool, np.bool_)) or not isinstance(ignore_index, (int, np.integer)):
+        if not (np.ndim(ignore_index) == 0 and np.issubdtype(np.asarray(ignore_index).dtype, np.integer)):
+            raise error(TypeError, f"`{name}` must be an int or None, got {ignore_index!r}.")
+    return int(ignore_index)
 
 
 def floats(*pairs: tuple[Any, str], targets: Sequence[tuple[Any, str]] = ()):
@@ -138,15 +176,33 @@ def floats(*pairs: tuple[Any, str], targets: Sequence[tuple[Any, str]] = ()):
     return [p.astype(dtype) for p in preds] + [t.astype(dtype) for t in tgts]
 
 
-def check_broadcast(a: jax.Array, b: jax.Array, name_a: str, name_b: str) -> tuple[int, ...]:
-    """Checks that two shapes broadcast; returns the broadcast shape."""
+def elementwise_shape(predictions: jax.Array, other: jax.Array, name_p: str, name_o: str) -> tuple[int, ...]:
+    """The shape of an elementwise loss: ``predictions``' own shape (a twin's: the broadcast shape).
+
+    ``other`` (targets, a per-element weight or option) must broadcast *to*
+    ``predictions.shape`` without widening it: ``[B, 1]`` predictions against
+    ``[B]`` targets would silently broadcast to ``[B, B]``, so they raise
+    ``ValueError`` naming both shapes. A scalar ``other`` is fine.
+    """
+    p_shape, o_shape = tuple(predictions.shape), tuple(other.shape)
     try:
-        return tuple(np.broadcast_shapes(tuple(a.shape), tuple(b.shape)))
+        out = tuple(np.broadcast_shapes(p_shape, o_shape))
     except ValueError:
+        out = None
+    if out == p_shape:
+        return p_shape
+    if _TWIN_BROADCASTING.get():
+        if out is not None:
+            return out
         raise error(ValueError,
-            f"`{name_a}` of shape {tuple(a.shape)} and `{name_b}` of shape "
-            f"{tuple(b.shape)} do not broadcast together."
-        ) from None
+            f"`{name_p}` of shape {p_shape} and `{name_o}` of shape {o_shape} do not broadcast together."
+        )
+    widened = f" (they would broadcast to {out})" if out is not None else ""
+    raise error(ValueError,
+        f"`{name_o}` of shape {o_shape} must broadcast to the shape of `{name_p}`, {p_shape}{widened}: "
+        f"an elementwise loss never widens `{name_p}`. Reshape one of them so that the shapes match, "
+        f"e.g. drop a trailing axis of size 1."
+    )
 
 
 def check_broadcastable_to(x: jax.Array, shape: Sequence[int], name: str, target: str) -> None:
@@ -196,6 +252,14 @@ def check_sparse_labels(predictions: jax.Array, labels: jax.Array, axis: int, na
     return ax
 
 
+def _static_message(name: str, value: Any) -> str:
+    return (
+        f"`{name}` is a static option (a Python or 0-d NumPy number) and cannot be a traced value, "
+        f"got {value!r}. Pass it as a Python number: close over it, or mark it static "
+        f"(`jax.jit(..., static_argnames=...)`)."
+    )
+
+
 def check_range(
     value: Any,
     name: str,
@@ -204,17 +268,29 @@ def check_range(
     *,
     low_open: bool = False,
     high_open: bool = False,
+    per_class: bool = False,
 ) -> None:
-    """Checks a static scalar option against an interval.
+    """Checks a static option against an interval.
 
-    Traced values (under ``jit``) cannot be checked at trace time and are
-    accepted as they are.
+    A scalar option must be a Python or 0-d number: an array raises
+    ``ValueError`` naming it (it would otherwise broadcast along the class
+    axis or the batch), a traced value raises ``TypeError`` (options are
+    static). ``per_class=True`` (``alpha``, ``class_weights``) also takes a
+    ``[C]`` vector, and a traced vector is accepted unchecked.
     """
     if isinstance(value, jax.core.Tracer):
-        return
+        if per_class:
+            return
+        raise error(TypeError, _static_message(name, value))
     arr = np.asarray(value)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise error(TypeError, f"`{name}` must be a number, got {value!r}.")
+    if arr.ndim > (1 if per_class else 0):
+        what = "a scalar or a [C] vector (one value per class)" if per_class else "a scalar (a Python or 0-d number)"
+        raise error(ValueError,
+            f"`{name}` must be {what}, got an array of shape {arr.shape}. Only per-class options "
+            f"(`alpha`, `class_weights`) take a vector."
+        )
     if arr.size == 0:
         return
     lo_bad = low is not None and (np.any(arr <= low) if low_open else np.any(arr < low))
@@ -225,6 +301,18 @@ def check_range(
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
         raise error(ValueError, f"`{name}` must lie in {lb}{lo}, {hi}{hb}, got {value!r}.")
+
+
+def class_vector(value: Any, name: str, num_classes: int, dtype: Any, *, low: float | None = 0.0) -> jax.Array:
+    """A per-class option (``alpha``, ``class_weights``): a scalar or a ``[C]`` vector, ``>= low``."""
+    check_range(value, name, low, per_class=True)
+    value = as_numeric(value, name).astype(dtype)
+    if value.ndim > 1 or (value.ndim == 1 and value.shape[0] not in (1, num_classes)):
+        raise error(ValueError,
+            f"`{name}` must be a scalar or have shape ({num_classes},) (one per class), "
+            f"got shape {tuple(value.shape)}."
+        )
+    return value
 
 
 def as_mask(where: Any, shape: Sequence[int], target: str = "predictions") -> jax.Array | None:
@@ -256,3 +344,94 @@ def check_labels_in_range(labels: jax.Array, num_classes: int, valid: jax.Array)
         v=labels.ravel()[jnp.argmax(bad.ravel())],
         debug=True,
     )
+
+
+# --------------------------------------------------------------------------
+# what a loss declares about its arguments (read by Loss and checked())
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Roles:
+    """What a loss declares about its arguments and options.
+
+    ``predictions``: ``"logits"``, ``"probabilities"``, ``"log_probabilities"``
+    or ``"values"``; ``targets``: ``"class_indices"``, ``"distributions"`` or
+    ``"values"``; ``class_axis``: the option naming the class axis of the
+    predictions (``"axis"``; the last axis when the loss has none);
+    ``ignore_index``/``class_weights``: the options through which the loss
+    drops examples or weights them by their target class; ``non_negative``:
+    arguments and options that are weights (``>= 0``).
+    """
+
+    predictions: str = "values"
+    targets: str = "values"
+    class_axis: str | None = None
+    ignore_index: str | None = None
+    class_weights: str | None = None
+    non_negative: tuple[str, ...] = ()
+
+
+_ROLES_ATTR = "__jaxloss_roles__"
+
+
+def declare(**roles: Any) -> Callable[[_F], _F]:
+    """Attaches :class:`Roles` to a loss (``@declare(targets="class_indices", ...)``)."""
+    declared = Roles(**roles)
+
+    def attach(fn: _F) -> _F:
+        setattr(fn, _ROLES_ATTR, declared)
+        return fn
+
+    return attach
+
+
+def roles_of(fn: Any) -> Roles | None:
+    """The :class:`Roles` a loss declared, or None."""
+    return getattr(fn, _ROLES_ATTR, None)
+
+
+class Report(NamedTuple):
+    """Per example: whether the loss kept it (``keep``), and the weight it applied (``applied``)."""
+
+    keep: jax.Array | None
+    applied: jax.Array | None
+
+
+def loss_report(fn: Any, predictions: Any, targets: Any, options: Mapping[str, Any]) -> Report:
+    """Which examples ``fn(predictions, targets, **options)`` ignores, and the class weights it applied.
+
+    Read from ``fn``'s declaration (:func:`declare`), so any loss that
+    declares an ``ignore_index`` or ``class_weights`` option gets section-1
+    reductions from :class:`jaxloss.Loss`: an ignored example is masked
+    (counted in no denominator), and applied class weights join the
+    ``"weighted_mean"`` denominator. ``Report(None, None)`` for a loss that
+    declares neither.
+    """
+    roles = roles_of(fn)
+    if roles is None:
+        return Report(None, None)
+    ignore = options.get(roles.ignore_index) if roles.ignore_index else None
+    weights = options.get(roles.class_weights) if roles.class_weights else None
+    if ignore is None and weights is None:
+        return Report(None, None)
+    preds = jnp.asarray(predictions)
+    axis = options.get(roles.class_axis, -1) if roles.class_axis else -1
+    ax = check_axis(preds, axis, "predictions")
+    num_classes = preds.shape[ax]
+    keep = applied = None
+    if roles.targets == "class_indices":
+        labels = as_integer(targets, "targets")
+        if ignore is not None:
+            keep = labels != check_ignore_index(ignore, roles.ignore_index or "ignore_index")
+        if weights is not None:
+            cw = jnp.broadcast_to(class_vector(weights, roles.class_weights or "class_weights", num_classes,
+                                               jnp.float32), (num_classes,))
+            applied = jnp.take(cw, jnp.clip(labels, 0, num_classes - 1))
+    elif weights is not None:
+        # One-hot (or soft) targets: the weight of the target class is sum_c w_c y_c.
+        dense = jnp.moveaxis(jnp.asarray(targets, jnp.float32), ax, -1)
+        cw = jnp.broadcast_to(class_vector(weights, roles.class_weights or "class_weights", num_classes,
+                                           jnp.float32), (num_classes,))
+        applied = jnp.sum(dense * cw.reshape((1,) * (dense.ndim - 1) + (num_classes,)), axis=-1)
+    return Report(keep, applied)

@@ -71,17 +71,6 @@ def _smooth_dense(labels, label_smoothing, num_classes, mask):
     return smoothed if mask is None else jnp.where(mask, smoothed, 0.0)
 
 
-def _class_vector(value, name: str, num_classes: int, dtype) -> jax.Array:
-    """A scalar or per-class ``[C]`` option (alpha, class_weights)."""
-    value = _checks.as_numeric(value, name).astype(dtype)
-    if value.ndim > 1 or (value.ndim == 1 and value.shape[0] not in (1, num_classes)):
-        raise ValueError(
-            f"`{name}` must be a scalar or have shape ({num_classes},) (one per class), "
-            f"got shape {tuple(value.shape)}."
-        )
-    return value
-
-
 def _along_last(value: jax.Array, ndim: int) -> jax.Array:
     """A scalar or per-class vector shaped to broadcast against a ``[..., C]`` array."""
     # Explicit, so that no implicit rank promotion happens (users may run with
@@ -140,6 +129,8 @@ def softmax_cross_entropy(
     return -jnp.sum(safe_mul(labels, log_p), axis=-1)
 
 
+@_checks.declare(predictions="logits", targets="class_indices", class_axis="axis", ignore_index="ignore_index",
+                 class_weights="class_weights", non_negative=("class_weights",))
 def sparse_softmax_cross_entropy(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -197,10 +188,7 @@ def sparse_softmax_cross_entropy(
     ax = _checks.check_sparse_labels(logits, labels, axis, "logits")
     _check_smoothing(label_smoothing)
     _checks.check_range(z_loss, "z_loss", 0.0)
-    if ignore_index is not None and (
-        isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, jnp.integer))
-    ):
-        raise TypeError(f"`ignore_index` must be an int or None, got {ignore_index!r}.")
+    ignore_index = _checks.check_ignore_index(ignore_index)
     dtype = _checks.compute_dtype(logits)
     mask = _checks.as_mask(where, logits.shape, "logits")
     x = jnp.moveaxis(logits.astype(dtype), ax, -1)
@@ -229,7 +217,7 @@ def sparse_softmax_cross_entropy(
     nll = safe_log_s - (target_logit - shift)
 
     if class_weights is not None:
-        cw = _class_vector(class_weights, "class_weights", num_classes, dtype)
+        cw = _checks.class_vector(class_weights, "class_weights", num_classes, dtype)
         w_y = jnp.take(jnp.broadcast_to(cw, (num_classes,)), safe_labels)
         loss = w_y * nll
     else:
@@ -299,7 +287,7 @@ def softmax_focal_loss(
     modulating = jnp.exp(safe_mul(jnp.asarray(gamma, logits.dtype), _log1mexp(log_p)))
     per_class = modulating * safe_mul(labels, log_p)
     if alpha is not None:
-        alpha = _class_vector(alpha, "alpha", logits.shape[-1], logits.dtype)
+        alpha = _checks.class_vector(alpha, "alpha", logits.shape[-1], logits.dtype)
         per_class = per_class * _along_last(alpha, per_class.ndim)
     return -jnp.sum(per_class, axis=-1)
 
@@ -368,6 +356,8 @@ def poly1_cross_entropy(
     return cross_entropy + epsilon * one_minus_pt
 
 
+@_checks.declare(predictions="logits", targets="distributions", class_weights="class_weights",
+                 non_negative=("class_weights",))
 def weak_cross_entropy_2d(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -406,7 +396,7 @@ def weak_cross_entropy_2d(
     log_p = log_softmax(logits + epsilon, -1)
     weighted = labels
     if class_weights is not None:
-        cw = _class_vector(class_weights, "class_weights", logits.shape[-1], logits.dtype)
+        cw = _checks.class_vector(class_weights, "class_weights", logits.shape[-1], logits.dtype)
         weighted = labels * _along_last(cw, labels.ndim)
     return -jnp.sum(safe_mul(weighted, log_p), axis=-1)
 
@@ -419,7 +409,7 @@ def weak_cross_entropy_2d(
 def _binary_inputs(logits, labels, label_smoothing, pred_name="logits"):
     _check_smoothing(label_smoothing)
     logits, labels = _checks.floats((logits, pred_name), targets=[(labels, "labels")])
-    shape = _checks.check_broadcast(logits, labels, pred_name, "labels")
+    shape = _checks.elementwise_shape(logits, labels, pred_name, "labels")
     # Explicit broadcast: no implicit rank promotion in the formulas below.
     logits, labels = jnp.broadcast_to(logits, shape), jnp.broadcast_to(labels, shape)
     if not _is_zero(label_smoothing):
@@ -463,7 +453,7 @@ def sigmoid_binary_cross_entropy(
     positive = labels
     if pos_weight is not None:
         pos_weight = _checks.as_numeric(pos_weight, "pos_weight").astype(logits.dtype)
-        _checks.check_broadcast(logits, pos_weight, "logits", "pos_weight")
+        _checks.elementwise_shape(logits, pos_weight, "logits", "pos_weight")
         shape = np.broadcast_shapes(logits.shape, pos_weight.shape)
         logits, labels = jnp.broadcast_to(logits, shape), jnp.broadcast_to(labels, shape)
         positive = labels * jnp.broadcast_to(pos_weight, shape)
@@ -881,7 +871,6 @@ def categorical_focal_cross_entropy(
     cce = -safe_mul(labels, jnp.log(clipped))
     per_class = _power(1.0 - clipped, jnp.asarray(gamma, probs.dtype)) * cce
     if alpha is not None:
-        _checks.check_range(alpha, "alpha", 0.0)
-        alpha = _class_vector(alpha, "alpha", num_classes, probs.dtype)
+        alpha = _checks.class_vector(alpha, "alpha", num_classes, probs.dtype)
         per_class = per_class * _along_last(alpha, per_class.ndim)
     return jnp.sum(per_class, axis=-1)

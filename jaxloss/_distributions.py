@@ -137,7 +137,7 @@ def poisson_nll(
     _check_bool(full, "full")
     _checks.check_range(epsilon, "epsilon", 0.0)
     x, t = _checks.floats((predictions, "predictions"), targets=[(targets, "targets")])
-    shape = _checks.check_broadcast(x, t, "predictions", "targets")
+    shape = _checks.elementwise_shape(x, t, "predictions", "targets")
     x, t = jnp.broadcast_to(x, shape), jnp.broadcast_to(t, shape)
     if log_input:
         # safe_mul: t == 0 with x == -inf is the limit 0, not 0 * inf = nan.

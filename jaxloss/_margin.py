@@ -17,7 +17,7 @@ ArrayLike = Any
 def _margins(scores: ArrayLike, labels: ArrayLike) -> jax.Array:
     """``1 - labels * scores`` after the checks, in the compute dtype."""
     s, y = _checks.floats((scores, "scores"), targets=[(labels, "labels")])
-    shape = _checks.check_broadcast(s, y, "scores", "labels")
+    shape = _checks.elementwise_shape(s, y, "scores", "labels")
     return 1.0 - jnp.broadcast_to(y, shape) * jnp.broadcast_to(s, shape)
 
 

@@ -46,7 +46,7 @@ def contrastive(distances: ArrayLike, labels: ArrayLike, *, margin: ArrayLike = 
     """
     _checks.check_range(margin, "margin", 0.0)
     d, y = _checks.floats((distances, "distances"), targets=[(labels, "labels")])
-    shape = _checks.check_broadcast(d, y, "distances", "labels")
+    shape = _checks.elementwise_shape(d, y, "distances", "labels")
     d, y = jnp.broadcast_to(d, shape), jnp.broadcast_to(y, shape)
     margin = jnp.asarray(margin, d.dtype)
     similar = safe_mul(y, jnp.square(d))

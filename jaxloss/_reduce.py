@@ -14,8 +14,8 @@ REDUCTIONS = ("none", "sum", "mean", "weighted_mean", "sum_by_nonzero_weights")
 
 
 def check_reduction(reduction: Any) -> str:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"`reduction` must be one of {REDUCTIONS}, got {reduction!r}.")
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise _checks.error(ValueError, f"`reduction` must be one of {REDUCTIONS}, got {reduction!r}.")
     return reduction
 
 
@@ -68,6 +68,26 @@ def reduce(
       >>> float(jaxloss.reduce(losses, where=jnp.array([True, True, False, False])))
       1.5
     """
+    return reduce_applied(losses, weights, reduction=reduction, where=where)
+
+
+def reduce_applied(
+    losses: jax.Array,
+    weights: jax.Array | float | None = None,
+    *,
+    reduction: str = "mean",
+    where: jax.Array | None = None,
+    applied: jax.Array | None = None,
+) -> jax.Array:
+    """:func:`reduce` of losses that already carry per-example weights ``applied``.
+
+    A loss with ``class_weights`` has multiplied each example by the weight of
+    its target class (its declaration says so, see
+    :func:`jaxloss._checks.loss_report`); those weights are not applied again,
+    but they are weights: ``"weighted_mean"`` divides by ``sum(w * applied)``
+    and ``"sum_by_nonzero_weights"`` counts the nonzero ``w * applied``.
+    ``applied=None`` is :func:`reduce` itself.
+    """
     check_reduction(reduction)
     losses = _checks.as_float(losses, "losses")
     dtype = _checks.compute_dtype(losses)
@@ -95,6 +115,9 @@ def reduce(
     if reduction == "mean":
         n = jnp.asarray(losses.size, dtype) if mask is None else jnp.sum(mask).astype(dtype)
         return _safe_div(total, n)
+    if applied is not None:
+        applied = jnp.broadcast_to(jnp.asarray(applied, dtype), shape)
+        w = w * (applied if mask is None else jnp.where(mask, applied, 0.0))
     if reduction == "weighted_mean":
         return _safe_div(total, jnp.sum(w))
     return _safe_div(total, jnp.count_nonzero(w).astype(dtype))

@@ -18,7 +18,7 @@ ArrayLike = Any
 def _errors(predictions: ArrayLike, targets: ArrayLike) -> jax.Array:
     """``predictions - targets`` after the checks, in the compute dtype."""
     p, t = _checks.floats((predictions, "predictions"), targets=[(targets, "targets")])
-    shape = _checks.check_broadcast(p, t, "predictions", "targets")
+    shape = _checks.elementwise_shape(p, t, "predictions", "targets")
     return jnp.broadcast_to(p, shape) - jnp.broadcast_to(t, shape)
 
 
@@ -239,7 +239,7 @@ def absolute_percentage_error(
     """
     _checks.check_range(epsilon, "epsilon", 0.0, low_open=True)
     p, t = _checks.floats((predictions, "predictions"), targets=[(targets, "targets")])
-    shape = _checks.check_broadcast(p, t, "predictions", "targets")
+    shape = _checks.elementwise_shape(p, t, "predictions", "targets")
     p, t = jnp.broadcast_to(p, shape), jnp.broadcast_to(t, shape)
     ratio = (t - p) / jnp.maximum(jnp.abs(t), jnp.asarray(epsilon, p.dtype))
     # |r| as r * sign(r): derivative sign(r), 0 at p == t (as absolute_error).
@@ -280,7 +280,7 @@ def squared_log_error(
     """
     _checks.check_range(epsilon, "epsilon", 0.0)
     p, t = _checks.floats((predictions, "predictions"), targets=[(targets, "targets")])
-    shape = _checks.check_broadcast(p, t, "predictions", "targets")
+    shape = _checks.elementwise_shape(p, t, "predictions", "targets")
     eps = jnp.asarray(epsilon, p.dtype)
     big = jnp.asarray(jnp.inf, p.dtype)
     # clip_straight_through: max(x, eps) whose derivative is 1 below eps too.

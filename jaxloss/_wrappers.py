@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import numbers
 from collections.abc import Callable
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxloss import _reduce
+from jaxloss import _checks, _reduce
 
 
 def _freeze(value: Any) -> Any:
@@ -22,6 +23,8 @@ def _freeze(value: Any) -> Any:
         return (type(value).__name__, tuple(_freeze(v) for v in value))
     if isinstance(value, dict):
         return ("dict", tuple(sorted((k, _freeze(v)) for k, v in value.items())))
+    if isinstance(value, jax.core.Tracer):
+        raise TypeError("traced")
     hash(value)  # raises TypeError for an unhashable option
     return value
 
@@ -46,19 +49,64 @@ class _Term:
         return (self.coef, self.fn, self.reduction, tuple((k, _freeze(v)) for k, v in self.options))
 
 
+def _check_options(fn: Callable[..., Any], options: dict[str, Any]) -> None:
+    """Every option is a keyword of ``fn`` and static (hashable, not traced)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to check against
+        params = None
+    if params is not None and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        keywords = [k for k, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        unknown = sorted(set(options) - set(keywords))
+        if unknown:
+            name = getattr(fn, "__name__", repr(fn))
+            raise _checks.error(TypeError,
+                f"`{unknown[0]}` is not an option of {name}; its options are: "
+                f"{', '.join(keywords) or 'none'}."
+            )
+    for key, value in options.items():
+        if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(value)):
+            raise _checks.error(TypeError,
+                f"`{key}` is a traced value, but the options of a Loss are static (it is hashable, a "
+                f"`jit` static argument): pass a Python number or a concrete array, or call the core "
+                f"function directly inside the traced code."
+            )
+        try:
+            _freeze(value)
+        except TypeError:
+            raise _checks.error(TypeError,
+                f"`{key}` must be hashable (a number, string, tuple or array), got {value!r}."
+            ) from None
+
+
 class Loss:
     """A core loss bound to its options and a reduction; immutable and hashable.
 
     ``Loss(fn, reduction="mean", **options)(predictions, targets, weights=None,
     where=None)`` returns ``jaxloss.reduce(fn(predictions, targets, **options),
-    weights, reduction=reduction, where=where)``. When ``options`` hold an
-    ``ignore_index``, the examples whose target equals it count as weight 0
-    (so ``"weighted_mean"`` averages over the examples that are not ignored).
+    weights, reduction=reduction, where=where)``, with the rules that make
+    ``"mean"`` and ``"weighted_mean"`` the numbers PyTorch users expect:
 
-    ``Loss`` objects add and scale: ``ce + 0.1 * focal`` is a ``Loss`` that
-    calls both with the same arguments and sums the scaled results. Being
-    hashable (options compare by value, arrays by content), a ``Loss`` can be a
-    static argument of ``jax.jit`` or a dict key.
+    * an example that the loss ignores (its label equals ``ignore_index``) is
+      masked: it is counted in no denominator, so ``"mean"`` averages over the
+      examples that are not ignored;
+    * ``class_weights`` are weights: the loss has already multiplied each
+      example by the weight of its target class, and ``"weighted_mean"``
+      divides by the sum of those weights (times ``weights``), so
+      ``Loss(sparse_softmax_cross_entropy, class_weights=w, ignore_index=-100,
+      reduction="weighted_mean")`` is torch's ``cross_entropy(weight=w,
+      ignore_index=-100)``.
+
+    Both come from what the core function declares about its options, not from
+    special cases here. Options are checked at construction: a name that
+    ``fn`` does not take raises ``TypeError`` naming it, and so does a traced
+    value (options are static).
+
+    ``Loss`` objects combine: ``ce + 0.1 * focal``, ``ce - aux``, ``ce / 2``
+    and ``sum([a, b, c])`` are ``Loss`` objects that call each term with the
+    same arguments and add the scaled results. Being hashable (options compare
+    by value, arrays by content), a ``Loss`` can be a static argument of
+    ``jax.jit`` or a dict key; it pickles and copies to an equal ``Loss``.
 
     Args:
       fn: a core loss, e.g. ``jaxloss.sparse_softmax_cross_entropy``.
@@ -72,6 +120,9 @@ class Loss:
       >>> labels = jnp.array([0, 1])
       >>> round(float(ce(logits, labels)), 4)
       0.4773
+      >>> masked = jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, ignore_index=-100)
+      >>> round(float(masked(logits, jnp.array([0, -100]))), 4)  # the mean of the one kept example
+      0.1698
       >>> both = ce + 0.5 * jaxloss.Loss(jaxloss.poly1_cross_entropy, reduction="sum")
       >>> jax.jit(lambda l, y: both(l, jax.nn.one_hot(y, 3)))  # doctest: +ELLIPSIS
       <PjitFunction ...>
@@ -82,10 +133,10 @@ class Loss:
 
     def __init__(self, fn: Callable[..., jax.Array], *, reduction: str = "mean", **options: Any):
         if not callable(fn):
-            raise TypeError(f"`fn` must be a callable loss, got {fn!r}.")
+            raise _checks.error(TypeError, f"`fn` must be a callable loss, got {fn!r}.")
         _reduce.check_reduction(reduction)
+        _check_options(fn, options)
         term = _Term(1.0, fn, reduction, tuple(sorted(options.items())))
-        term.key()  # fail now, not at hashing time, on an unhashable option
         object.__setattr__(self, "_terms", (term,))
 
     @classmethod
@@ -96,6 +147,18 @@ class Loss:
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise dataclasses.FrozenInstanceError(f"Loss is immutable; cannot set {name!r}.")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Immutable: pickle and copy rebuild from the terms (no __setattr__).
+        return (Loss._from_terms, (self._terms,))
+
+    def __copy__(self) -> Loss:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Loss:
+        import copy
+
+        return Loss._from_terms(copy.deepcopy(self._terms, memo))
 
     @property
     def fn(self) -> Callable[..., jax.Array]:
@@ -114,16 +177,16 @@ class Loss:
         total = None
         for term in self._terms:
             options = dict(term.options)
+            keep, applied = _checks.loss_report(term.fn, predictions, targets, options)
             term_where = where
-            ignore_index = options.get("ignore_index")
-            if ignore_index is not None:
-                keep = jax.numpy.asarray(targets) != ignore_index
+            if keep is not None:
                 term_where = keep if where is None else _and_mask(keep, where)
-            value = _reduce.reduce(
+            value = _reduce.reduce_applied(
                 term.fn(predictions, targets, **options),
                 weights,
                 reduction=term.reduction,
                 where=term_where,
+                applied=applied,
             )
             if term.coef != 1.0:
                 value = term.coef * value
@@ -136,12 +199,33 @@ class Loss:
             return NotImplemented
         return Loss._from_terms(self._terms + other._terms)
 
+    def __radd__(self, other: Any) -> Loss:
+        # sum([a, b]) starts from 0.
+        if isinstance(other, numbers.Real) and not isinstance(other, bool) and other == 0:
+            return self
+        return NotImplemented
+
+    def __sub__(self, other: Any) -> Loss:
+        if not isinstance(other, Loss):
+            return NotImplemented
+        return self + (-1.0) * other
+
+    def __neg__(self) -> Loss:
+        return (-1.0) * self
+
     def __mul__(self, scale: Any) -> Loss:
         if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
             return NotImplemented
         return Loss._from_terms(tuple(dataclasses.replace(t, coef=t.coef * float(scale)) for t in self._terms))
 
     __rmul__ = __mul__
+
+    def __truediv__(self, scale: Any) -> Loss:
+        if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
+            return NotImplemented
+        if scale == 0:
+            raise ZeroDivisionError("a Loss divided by zero")
+        return self * (1.0 / float(scale))
 
     def __eq__(self, other: Any) -> bool:
         if not isinstance(other, Loss):

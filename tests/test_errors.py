@@ -23,7 +23,7 @@ W = jnp.ones((4, 3))
 BAD_CALLS = [
     # --- shapes -------------------------------------------------------------
     ("shape/elementwise", lambda: jaxloss.squared_error(jnp.zeros(3), jnp.zeros(4)), ValueError,
-     r"`predictions` of shape \(3,\) and `targets` of shape \(4,\) do not broadcast"),
+     r"`targets` of shape \(4,\) must broadcast to the shape of `predictions`, \(3,\)"),
     ("shape/dense-labels", lambda: jaxloss.softmax_cross_entropy(Z, jnp.zeros((2, 4))), ValueError,
      r"`labels` of shape \(2, 4\) must broadcast to the shape of `logits`, \(2, 3\)"),
     ("shape/sparse-labels", lambda: jaxloss.sparse_softmax_cross_entropy(Z, jnp.array([0, 1, 2])), ValueError,
