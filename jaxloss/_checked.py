@@ -9,6 +9,7 @@ Nothing here runs unless a loss is wrapped, so unwrapped losses pay nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
@@ -19,36 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import checkify
 
+from jaxloss import _checks
+
 __all__ = ["checked"]
-
-# Argument names, by role, across the core functions, ``reduce``, ``Loss`` and
-# the compat twins.
-_PREDICTION_NAMES = ("logits", "probs", "predictions", "y_pred", "scores", "log_predictions", "distances", "hidden")
-_LABEL_NAMES = ("labels", "y_true", "targets", "onehot_labels", "multi_class_labels")
-_WEIGHT_NAMES = ("weights", "sample_weight", "class_weights", "pos_weight", "head", "weight")
-# Functions whose predictions are probabilities although the argument is not
-# called ``probs`` (keyed by ``module.qualname``; keras twins also need
-# ``from_logits=False``).
-_PROBABILITY_ARGS = {
-    "jaxloss.compat.tf_v1.log_loss": "predictions",
-    "jaxloss.compat.tflearn.categorical_crossentropy": "y_pred",
-    "jaxloss.compat.keras.binary_crossentropy": "y_pred",
-    "jaxloss.compat.keras.categorical_crossentropy": "y_pred",
-    "jaxloss.compat.keras.sparse_categorical_crossentropy": "y_pred",
-    "jaxloss.compat.keras.binary_focal_crossentropy": "y_pred",
-    "jaxloss.compat.keras.categorical_focal_crossentropy": "y_pred",
-    "jaxloss.compat.keras.BinaryCrossentropy": "y_pred",
-    "jaxloss.compat.keras.CategoricalCrossentropy": "y_pred",
-    "jaxloss.compat.keras.SparseCategoricalCrossentropy": "y_pred",
-    "jaxloss.compat.keras.BinaryFocalCrossentropy": "y_pred",
-    "jaxloss.compat.keras.CategoricalFocalCrossentropy": "y_pred",
-}
-
-
-def _qualname(obj: Any) -> str:
-    target = obj if inspect.isfunction(obj) or inspect.isclass(obj) else type(obj)
-    return f"{target.__module__}.{target.__qualname__}"
-
 
 def _is_array(x: Any) -> bool:
     return isinstance(x, (jax.Array, np.ndarray, np.generic))
@@ -85,53 +59,81 @@ def _default(sig: inspect.Signature, name: str, fallback: Any) -> Any:
     return param.default
 
 
-def _roles(fn: Any, args: tuple, kwargs: dict) -> tuple[dict[str, Any], dict[str, Any], Callable, str]:
-    """Binds a call; returns ``(arguments by name, options, the math function, its name)``.
+_NO_ROLES = _checks.Roles()
+# `reduce` and `Loss.__call__` take weights; reduce declares nothing else.
+_REDUCE_ROLES = _checks.Roles(non_negative=("weights",))
+
+
+def _declared(fn: Any) -> tuple[Any, _checks.Roles, dict[str, Any]]:
+    """``(the function to bind, its declared roles, options bound elsewhere)`` for any loss callable."""
+    from jaxloss._reduce import reduce  # local: keeps this module free of import cycles
+
+    bound: dict[str, Any] = {}
+    while isinstance(fn, functools.partial):
+        bound = {**fn.keywords, **bound}
+        fn = fn.func
+    if fn is reduce:
+        return fn, _REDUCE_ROLES, bound
+    roles = _checks.roles_of(fn)
+    if roles is None and not inspect.isfunction(fn):
+        # A loss object (a compat twin class): its class declares, its attributes are its options.
+        roles = _checks.roles_of(type(fn))
+        bound = {**{k: v for k, v in vars(fn).items() if not k.startswith("_")}, **bound}
+        return fn, roles or _NO_ROLES, bound
+    return fn, roles or _NO_ROLES, bound
+
+
+def _roles(fn: Any, args: tuple, kwargs: dict) -> tuple[dict[str, Any], dict[str, Any], _checks.Roles, str]:
+    """Binds a call; returns ``(arguments by name, options, the declared roles, the loss's name)``.
 
     For a :class:`jaxloss.Loss`, ``predictions``/``targets`` are renamed after
-    the first term's core function (so messages say ``labels``, ``logits``)
-    and its bound options join the call's.
+    the first term's core function (so messages say ``labels``, ``logits``),
+    its bound options join the call's, and ``weights`` are weights.
     """
     from jaxloss._wrappers import Loss  # local: _wrappers imports nothing of ours
 
     if isinstance(fn, Loss):
-        core = fn._terms[0].fn
+        core, roles, _ = _declared(fn._terms[0].fn)
         bound = inspect.signature(fn.__call__).bind(*args, **kwargs)
         named = dict(bound.arguments)
         core_params = [p for p in inspect.signature(core).parameters][:2]
         arrays = {core_params[0]: named.pop("predictions"), core_params[1]: named.pop("targets")}
         arrays.update(named)
-        options = dict(fn._terms[0].options)
-        sig = inspect.signature(core)
-        options.update({k: _default(sig, k, None) for k in ("axis", "weight_layout") if k not in options})
-        return arrays, options, core, getattr(core, "__name__", "loss")
-    sig = inspect.signature(fn)
+        options = {**_defaults(core), **dict(fn._terms[0].options)}
+        roles = dataclasses.replace(roles, non_negative=(*roles.non_negative, "weights"))
+        return arrays, options, roles, getattr(core, "__name__", "loss")
+    target, roles, options = _declared(fn)
+    call = target if inspect.isfunction(target) or isinstance(target, functools.partial) else type(target).__call__
+    sig = inspect.signature(call)
+    if call is not target:  # an unbound __call__: bind self too
+        args = (target, *args)
     bound = sig.bind(*args, **kwargs)
-    named = dict(bound.arguments)
+    named = {k: v for k, v in bound.arguments.items() if k != "self"}
     for key, param in sig.parameters.items():
         if param.kind is inspect.Parameter.VAR_KEYWORD and key in named:
             named.update(named.pop(key))
-    options = {k: named.get(k, _default(sig, k, None)) for k in ("axis", "weight_layout", "from_logits")}
-    for key in ("ignore_index", "ignore_class"):
-        options[key] = named.get(key, _default(sig, key, None))
-    for key in ("from_logits", "ignore_class", "axis"):
-        if options.get(key) is None and hasattr(fn, key) and not inspect.isfunction(fn):
-            options[key] = getattr(fn, key)
+    options = {**_defaults(call), **options, **named}
     name = getattr(fn, "__name__", type(fn).__name__)
-    return named, options, fn, name
+    return named, options, roles, name
 
 
-def _num_classes(arrays: dict[str, Any], labels: jax.Array, options: dict[str, Any]) -> int | None:
-    if "hidden" in arrays and _is_array(arrays.get("weight")):
-        weight = arrays["weight"]
-        return int(weight.shape[0] if options.get("weight_layout") == "VD" else weight.shape[-1])
-    for key in _PREDICTION_NAMES:
-        pred = arrays.get(key)
-        if pred is not None and _is_array(pred) and pred.ndim == labels.ndim + 1:
-            axis = options.get("axis")
-            axis = -1 if axis is None else int(axis)
-            return int(pred.shape[axis])
-    return None
+def _defaults(fn: Any) -> dict[str, Any]:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
+
+
+def _num_classes(arrays: dict[str, Any], options: dict[str, Any], roles: _checks.Roles) -> int | None:
+    if roles.num_classes is not None:
+        return roles.num_classes({**options, **arrays})
+    pred = arrays.get(roles.classes_in) if roles.classes_in else None
+    if pred is None or not _is_array(pred):
+        return None
+    axis = options.get(roles.class_axis) if roles.class_axis else None
+    axis = -1 if axis is None else int(axis)
+    return int(jnp.shape(pred)[axis])
 
 
 def _keep(bad: jax.Array, valid: jax.Array | None) -> jax.Array:
@@ -139,23 +141,22 @@ def _keep(bad: jax.Array, valid: jax.Array | None) -> jax.Array:
     return bad if valid is None else bad & valid
 
 
-def _run_checks(fn, arrays, options, where_name, what):
+def _run_checks(arrays, options, roles: _checks.Roles, where_name, what):
     mask = arrays.get("where")
     mask = jnp.asarray(mask) if _is_array(mask) else None
-    is_probability = _PROBABILITY_ARGS.get(_qualname(fn))
-    if is_probability is not None and options.get("from_logits"):
-        is_probability = None
+    probability = roles.probabilities
+    if probability is not None and roles.unless and options.get(roles.unless):
+        probability = None
     for name, value in arrays.items():
         if not _is_array(value) or name == "where":
             continue
         x = jnp.asarray(value)
-        if what["labels"] and name in _LABEL_NAMES and jnp.issubdtype(x.dtype, jnp.integer):
-            n = _num_classes(arrays, x, options)
+        if what["labels"] and name == roles.labels and jnp.issubdtype(x.dtype, jnp.integer):
+            x = _checks.as_integer(x, name)  # widened: an int8 label compares with 200 classes
+            n = _num_classes(arrays, options, roles)
             if n is not None:
                 bad = (x < 0) | (x >= n)
-                ignore = options.get("ignore_index")
-                if ignore is None:
-                    ignore = options.get("ignore_class")
+                ignore = options.get(roles.ignore_index) if roles.ignore_index else None
                 if ignore is not None:
                     bad = bad & (x != ignore)
                 _check(bad, where_name, name, f"holds a class index outside [0, {n}) that is not ignored", x)
@@ -169,11 +170,24 @@ def _run_checks(fn, arrays, options, where_name, what):
                 valid = None
         if what["finite"]:
             _check(_keep(~jnp.isfinite(x), valid), where_name, name, "must be finite (no nan or inf)", x)
-        if what["probabilities"] and (name == "probs" or name == is_probability):
+        if what["probabilities"] and name == probability:
             _check(_keep((x < 0) | (x > 1), valid), where_name, name, "holds a probability outside [0, 1]", x)
-        is_weight = name in _WEIGHT_NAMES and not (name == "weight" and "hidden" in arrays)
-        if what["weights"] and is_weight:
+        if what["weights"] and name in roles.non_negative:
             _check(_keep(x < 0, valid), where_name, name, "holds a negative weight (weights must be >= 0)", x)
+
+
+def _as_arrays(args: Any) -> Any:
+    """Python lists and tuples of numbers as arrays, so that they are checked too."""
+
+    def convert(x: Any) -> Any:
+        if isinstance(x, (list, tuple)) and x and all(isinstance(v, (int, float, list, tuple)) for v in x):
+            try:
+                return np.asarray(x)
+            except ValueError:
+                return x
+        return x
+
+    return [convert(a) for a in args]
 
 
 def _throw(error: checkify.Error) -> None:
@@ -243,8 +257,10 @@ def checked(
 
     @functools.wraps(fn if inspect.isfunction(fn) else type(fn).__call__)
     def wrapped(*args: Any, **kwargs: Any) -> jax.Array:
-        arrays, options, core, name = _roles(fn, args, kwargs)
-        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
+        check_args = tuple(_as_arrays(args))
+        check_kwargs = dict(zip(kwargs, _as_arrays(list(kwargs.values())), strict=True))
+        arrays, options, roles, name = _roles(fn, check_args, check_kwargs)
+        leaves, treedef = jax.tree_util.tree_flatten((check_args, check_kwargs), is_leaf=lambda x: x is None)
         dynamic = [i for i, leaf in enumerate(leaves) if _is_array(leaf)]
 
         def validate(*dyn):
@@ -253,7 +269,7 @@ def checked(
                 full[i] = leaf
             call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, full)
             named, _, _, _ = _roles(fn, call_args, call_kwargs)
-            _run_checks(core, named, options, name, what)
+            _run_checks(named, options, roles, name, what)
 
         # The checks run apart from ``fn``: ``fn`` itself is not transformed,
         # so its values and gradients are untouched (and checkify's rule for

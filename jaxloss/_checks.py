@@ -355,20 +355,33 @@ def check_labels_in_range(labels: jax.Array, num_classes: int, valid: jax.Array)
 class Roles:
     """What a loss declares about its arguments and options.
 
-    ``predictions``: ``"logits"``, ``"probabilities"``, ``"log_probabilities"``
-    or ``"values"``; ``targets``: ``"class_indices"``, ``"distributions"`` or
-    ``"values"``; ``class_axis``: the option naming the class axis of the
-    predictions (``"axis"``; the last axis when the loss has none);
-    ``ignore_index``/``class_weights``: the options through which the loss
-    drops examples or weights them by their target class; ``non_negative``:
-    arguments and options that are weights (``>= 0``).
+    Read by :class:`jaxloss.Loss` (which examples a loss ignores, which class
+    weights it applied) and by :func:`jaxloss.checked` (which argument holds
+    class indices, probabilities or weights), so that neither keeps tables of
+    argument names.
+
+    * ``targets``: ``"class_indices"``, ``"distributions"`` or ``"values"``,
+      the kind of the loss's second argument (what ``Loss`` passes as targets).
+    * ``labels``: the argument holding integer class indices, if any;
+      ``classes_in``/``class_axis``: the argument whose axis counts the classes
+      and the option naming that axis (the last axis when ``class_axis`` is
+      None); ``num_classes`` overrides both with ``f(arguments) -> int``.
+    * ``ignore_index``/``class_weights``: the options through which the loss
+      drops examples or weights them by their target class.
+    * ``probabilities``: the argument holding probabilities, unless the option
+      ``unless`` (``from_logits``) is true.
+    * ``non_negative``: arguments and options that are weights (``>= 0``).
     """
 
-    predictions: str = "values"
     targets: str = "values"
+    labels: str | None = None
+    classes_in: str | None = None
     class_axis: str | None = None
+    num_classes: Callable[[Mapping[str, Any]], int | None] | None = None
     ignore_index: str | None = None
     class_weights: str | None = None
+    probabilities: str | None = None
+    unless: str | None = None
     non_negative: tuple[str, ...] = ()
 
 
@@ -417,6 +430,8 @@ def loss_report(fn: Any, predictions: Any, targets: Any, options: Mapping[str, A
         return Report(None, None)
     preds = jnp.asarray(predictions)
     axis = options.get(roles.class_axis, -1) if roles.class_axis else -1
+    if axis is None:
+        axis = -1
     ax = check_axis(preds, axis, "predictions")
     num_classes = preds.shape[ax]
     keep = applied = None

@@ -129,8 +129,8 @@ def softmax_cross_entropy(
     return -jnp.sum(safe_mul(labels, log_p), axis=-1)
 
 
-@_checks.declare(predictions="logits", targets="class_indices", class_axis="axis", ignore_index="ignore_index",
-                 class_weights="class_weights", non_negative=("class_weights",))
+@_checks.declare(targets="class_indices", labels="labels", classes_in="logits", class_axis="axis",
+                 ignore_index="ignore_index", class_weights="class_weights", non_negative=("class_weights",))
 def sparse_softmax_cross_entropy(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -240,6 +240,7 @@ def sparse_softmax_cross_entropy(
     return jnp.where(in_range | ignored, loss, jnp.nan)
 
 
+@_checks.declare(targets="distributions", non_negative=("alpha",))
 def softmax_focal_loss(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -356,8 +357,7 @@ def poly1_cross_entropy(
     return cross_entropy + epsilon * one_minus_pt
 
 
-@_checks.declare(predictions="logits", targets="distributions", class_weights="class_weights",
-                 non_negative=("class_weights",))
+@_checks.declare(targets="distributions", class_weights="class_weights", non_negative=("class_weights",))
 def weak_cross_entropy_2d(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -417,6 +417,7 @@ def _binary_inputs(logits, labels, label_smoothing, pred_name="logits"):
     return logits, labels
 
 
+@_checks.declare(non_negative=("pos_weight",))
 def sigmoid_binary_cross_entropy(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -525,6 +526,7 @@ def sigmoid_focal_loss(
 # --------------------------------------------------------------------------
 
 
+@_checks.declare(probabilities="probs")
 def categorical_cross_entropy(
     probs: ArrayLike,
     labels: ArrayLike,
@@ -570,6 +572,7 @@ def categorical_cross_entropy(
     return -jnp.sum(safe_mul(labels, log_clipped(probs, epsilon)), axis=-1)
 
 
+@_checks.declare(probabilities="probs")
 def binary_cross_entropy(
     probs: ArrayLike,
     labels: ArrayLike,
@@ -616,6 +619,7 @@ def _clipped_binary_cross_entropy(probs: jax.Array, labels: jax.Array, epsilon: 
     return -(safe_mul(labels, jnp.log(clipped)) + safe_mul(1.0 - labels, jnp.log(1.0 - clipped)))
 
 
+@_checks.declare(probabilities="probs")
 def log_loss(
     probs: ArrayLike,
     labels: ArrayLike,
@@ -693,6 +697,7 @@ def _power_jvp(primals, tangents):
     return out, d_x * dx + d_q * dq
 
 
+@_checks.declare(targets="class_indices", labels="labels", classes_in="probs", class_axis="axis", probabilities="probs")
 def generalized_cross_entropy(
     probs: ArrayLike,
     labels: ArrayLike,
@@ -750,6 +755,7 @@ def generalized_cross_entropy(
     return jnp.where(in_range, loss, jnp.nan)
 
 
+@_checks.declare(probabilities="probs")
 def binary_focal_cross_entropy(
     probs: ArrayLike,
     labels: ArrayLike,
@@ -807,6 +813,7 @@ def binary_focal_cross_entropy(
     return loss
 
 
+@_checks.declare(probabilities="probs", non_negative=("alpha",))
 def categorical_focal_cross_entropy(
     probs: ArrayLike,
     labels: ArrayLike,

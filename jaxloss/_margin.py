@@ -98,6 +98,7 @@ def categorical_hinge(scores: ArrayLike, labels: ArrayLike, *, axis: int = -1) -
     return jnp.maximum(neg - pos + 1.0, 0.0)
 
 
+@_checks.declare(targets="class_indices", labels="labels", classes_in="scores", class_axis="axis")
 def multiclass_hinge(scores: ArrayLike, labels: ArrayLike, *, axis: int = -1) -> jax.Array:
     r"""Multiclass (Crammer-Singer) hinge loss with integer labels.
 

@@ -182,6 +182,7 @@ def _smoothing(label_smoothing: Any) -> Any:
     return label_smoothing if label_smoothing > 0 else 0.0
 
 
+@_checks.declare(non_negative=("weights",))
 def compute_weighted_loss(
     losses: ArrayLike,
     weights: ArrayLike = 1.0,
@@ -227,6 +228,7 @@ def compute_weighted_loss(
     return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
 
 
+@_checks.declare(non_negative=("weights",))
 def sigmoid_cross_entropy(
     multi_class_labels: ArrayLike,
     logits: ArrayLike,
@@ -287,6 +289,7 @@ def sigmoid_cross_entropy(
     return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
 
 
+@_checks.declare(non_negative=("weights",))
 def softmax_cross_entropy(
     onehot_labels: ArrayLike,
     logits: ArrayLike,
@@ -368,6 +371,7 @@ def _pair(
     return labels, predictions
 
 
+@_checks.declare(labels="labels", classes_in="logits", non_negative=("weights",))
 def sparse_softmax_cross_entropy(
     labels: ArrayLike,
     logits: ArrayLike,
@@ -452,6 +456,7 @@ def _elementwise(core, labels, predictions, weights, reduction, **options) -> ja
     return jaxloss.reduce(core(predictions, labels, **options), weights, reduction=_TO_CORE[reduction])
 
 
+@_checks.declare(probabilities="predictions", non_negative=("weights",))
 def log_loss(
     labels: ArrayLike,
     predictions: ArrayLike,
@@ -495,6 +500,7 @@ def log_loss(
     return _elementwise(jaxloss.log_loss, labels, predictions, weights, reduction, epsilon=epsilon)
 
 
+@_checks.declare(non_negative=("weights",))
 def hinge_loss(
     labels: ArrayLike,
     logits: ArrayLike,
@@ -541,6 +547,7 @@ def hinge_loss(
     return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
 
 
+@_checks.declare(non_negative=("weights",))
 def huber_loss(
     labels: ArrayLike,
     predictions: ArrayLike,
@@ -585,6 +592,7 @@ def huber_loss(
     return _elementwise(jaxloss.huber, labels, predictions, weights, reduction, delta=delta)
 
 
+@_checks.declare(non_negative=("weights",))
 def mean_squared_error(
     labels: ArrayLike,
     predictions: ArrayLike,
@@ -626,6 +634,7 @@ def mean_squared_error(
     return _elementwise(jaxloss.squared_error, labels, predictions, weights, reduction)
 
 
+@_checks.declare(non_negative=("weights",))
 def absolute_difference(
     labels: ArrayLike,
     predictions: ArrayLike,
@@ -664,6 +673,7 @@ def absolute_difference(
     return _elementwise(jaxloss.absolute_error, labels, predictions, weights, reduction)
 
 
+@_checks.declare(non_negative=("weights",))
 def cosine_distance(
     labels: ArrayLike,
     predictions: ArrayLike,
@@ -725,6 +735,7 @@ def cosine_distance(
     return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
 
 
+@_checks.declare(non_negative=("weights",))
 def mean_pairwise_squared_error(
     labels: ArrayLike,
     predictions: ArrayLike,

@@ -82,6 +82,7 @@ def softmax_categorical_crossentropy(y_pred: ArrayLike, y_true: ArrayLike) -> ja
     return jnp.mean(losses)
 
 
+@_checks.declare(probabilities="y_pred")
 def categorical_crossentropy(y_pred: ArrayLike, y_true: ArrayLike) -> jax.Array:
     """Cross-entropy from probabilities, averaged over the batch.
 
@@ -135,6 +136,7 @@ def binary_crossentropy(y_pred: ArrayLike, y_true: ArrayLike) -> jax.Array:
     return jnp.mean(jaxloss.sigmoid_binary_cross_entropy(y_pred, y_true))
 
 
+@_checks.declare(non_negative=("weight",))
 def weighted_crossentropy(y_pred: ArrayLike, y_true: ArrayLike, weight: ArrayLike = 1.0) -> jax.Array:
     """Sigmoid cross-entropy with a weight on the positive term, averaged.
 
@@ -254,6 +256,7 @@ def roc_auc_score(y_pred: ArrayLike, y_true: ArrayLike) -> jax.Array:
     return jnp.sum(per_column(columns))
 
 
+@_checks.declare(non_negative=("head",))
 def weak_cross_entropy_2d(
     y_pred: ArrayLike,
     y_true: ArrayLike,
