@@ -79,3 +79,45 @@ def test_grad_through_loss():
     g = jax.grad(lambda l: loss(l, LABELS))(jnp.asarray(LOGITS))
     np.testing.assert_array_equal(g[2], 0.0)  # the ignored example
     np.testing.assert_allclose(jnp.sum(g, axis=-1), 0.0, atol=1e-6)
+
+
+def test_pickle_and_copy_give_an_equal_loss():
+    import copy
+    import pickle
+
+    # Before: FrozenInstanceError from each.
+    loss = jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, ignore_index=-100,
+                        class_weights=np.array([1.0, 2.0, 0.5], np.float32), reduction="weighted_mean")
+    combined = loss + 0.5 * jaxloss.Loss(jaxloss.poly1_cross_entropy)
+    for original in (loss, combined):
+        for clone in (pickle.loads(pickle.dumps(original)), copy.copy(original), copy.deepcopy(original)):
+            assert clone == original and hash(clone) == hash(original)
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(loss))(LOGITS, LABELS), loss(LOGITS, LABELS), rtol=1e-6)
+
+
+def test_subtract_divide_negate_and_builtin_sum():
+    a = jaxloss.Loss(jaxloss.squared_error, reduction="sum")
+    b = jaxloss.Loss(jaxloss.absolute_error, reduction="sum")
+    x, z = jnp.array([1.0, -2.0, 3.0]), jnp.zeros(3)
+    va, vb = float(a(x, z)), float(b(x, z))
+    assert float((a - b)(x, z)) == pytest.approx(va - vb)
+    assert float((a / 2)(x, z)) == pytest.approx(va / 2)
+    assert float((-a)(x, z)) == pytest.approx(-va)
+    assert float(sum([a, b, a])(x, z)) == pytest.approx(2 * va + vb)
+    assert sum([a]) == a
+    with pytest.raises(TypeError):
+        a - 1.0
+    with pytest.raises(ZeroDivisionError):
+        a / 0
+
+
+def test_class_weights_enter_the_weighted_mean_denominator():
+    cw = np.array([1.0, 3.0, 0.5], np.float32)
+    loss = jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, ignore_index=-100, class_weights=cw,
+                        reduction="weighted_mean")
+    per = np.asarray(jaxloss.sparse_softmax_cross_entropy(LOGITS, LABELS, ignore_index=-100, class_weights=cw))
+    kept = LABELS != -100
+    np.testing.assert_allclose(loss(LOGITS, LABELS), per.sum() / cw[LABELS[kept]].sum(), rtol=1e-6)
+    # "mean" still divides by the number of examples that are not ignored.
+    mean = jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, ignore_index=-100, class_weights=cw)
+    np.testing.assert_allclose(mean(LOGITS, LABELS), per.sum() / 3, rtol=1e-6)
