@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxloss import _checks
-from jaxloss._primitives import log_softmax
+from jaxloss import _checks, _vma
+from jaxloss._primitives import log_softmax, log_sum_exp
 
 ArrayLike = Any
 
@@ -35,23 +35,6 @@ def _check_blank_id(blank_id: Any, num_classes: int) -> int:
             f"`blank_id` must lie in [0, {num_classes}) (the class axis of `logits`), got {blank_id}."
         )
     return int(blank_id)
-
-
-def _log_sum_exp(x: jax.Array, axis: int = -1) -> jax.Array:
-    """``log(sum(exp(x)))`` along ``axis``; ``-inf`` where every entry is ``-inf``.
-
-    Written so that plain autodiff of any order is finite (double where: the
-    log only ever sees a sum >= 1), rather than through the custom-JVP
-    primitive ``jaxloss._primitives.logsumexp``: inside ``lax.scan`` the
-    primal of a custom rule is inlined when the scan is linearised, so a
-    second derivative would differentiate ``log(0)`` at unreachable states.
-    """
-    m = lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
-    reachable = m > -jnp.inf
-    m = jnp.where(reachable, m, jnp.zeros((), x.dtype))
-    s = jnp.sum(jnp.exp(x - m), axis=axis, keepdims=True)  # in [1, n] where reachable
-    out = jnp.where(reachable, m + jnp.log(jnp.where(reachable, s, jnp.ones((), x.dtype))), -jnp.inf)
-    return jnp.squeeze(out, axis=axis)
 
 
 def _shift_right(x: jax.Array, k: int) -> jax.Array:
@@ -206,19 +189,22 @@ def _ctc(
         jump = jnp.where(skip, _shift_right(alpha, 2), -jnp.inf)
         # An all -inf triple (a state no path reaches yet) gives -inf with zero
         # derivatives of every order.
-        new = _log_sum_exp(jnp.stack([stay, advance, jump], axis=-1)) + emit_t
+        new = log_sum_exp(jnp.stack([stay, advance, jump], axis=-1)) + emit_t
         return jnp.where(pad_t[:, None], alpha, new), None
 
     # Before the first frame all mass sits in state 0; the first step moves it
     # to states 0 (stay) and 1 (advance), the two states a path may start in.
     alpha0 = jnp.full((batch, num_states), -jnp.inf, log_p.dtype).at[:, 0].set(0.0)
+    # Inside a user's shard_map (check_vma=True) the carry must start with the
+    # type the step gives it: varying over the axes the batch varies over.
+    alpha0 = _vma.vary_like(alpha0, emit, skip, frame_pad)
     alpha, _ = lax.scan(step, alpha0, (jnp.moveaxis(emit, 1, 0), frame_pad.T))
 
     # Paths end in the last label or the blank after it: states 2L - 1 and 2L.
     s = jnp.arange(num_states, dtype=jnp.int32)[None, :]
     final = (s == 2 * length[:, None]) | (s == 2 * length[:, None] - 1)
     # 0 - lse, not -lse: an empty labelling over no frames gives 0, not -0.
-    log_likelihood = _log_sum_exp(jnp.where(final, alpha, -jnp.inf))
+    log_likelihood = log_sum_exp(jnp.where(final, alpha, -jnp.inf))
     loss = jnp.zeros((), alpha.dtype) - log_likelihood
     if zero_infinity:
         # Second where: the inf rows already carry zero derivatives.

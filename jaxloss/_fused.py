@@ -29,7 +29,8 @@ from jax import lax
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
-from jaxloss import _checks, _reduce
+from jaxloss import _checks, _reduce, _vma
+from jaxloss._primitives import safe_mul
 
 ArrayLike = Any
 
@@ -50,6 +51,7 @@ class _Config(NamedTuple):
     num_classes: int  # the whole vocabulary (all shards)
     acc_dtype: Any  # float32, or float64 for float64 inputs
     vd: bool = False  # the weight is a [V, D] table (weight_layout="VD")
+    has_cw: bool = False  # class_weights are given
     scheme: str = "tokens"  # "tokens" (one pass) or "vocab" (16-bit weights), see _choose_scheme
     mesh: Mesh | None = None
     token_axis: Any = None  # a mesh axis name, a tuple of names, or None
@@ -170,10 +172,23 @@ class _Rows(NamedTuple):
     lse: jax.Array  # logsumexp of the (capped) logits, 0 for a row with no finite logit
     n_kept: jax.Array  # classes with a finite logit (the smoothing average's size)
     live: jax.Array  # the token has a gradient: a label in range, not ignored, a finite row
+    wy: jax.Array | None = None  # the class weight of the target (with class_weights)
+    wsum: jax.Array | None = None  # the sum of the class weights of the finite classes (with class_weights)
+
+    def arrays(self) -> tuple:
+        """The statistics a later pass needs, without the loss (``None`` fields left out)."""
+        return tuple(x for x in (self.lse, self.n_kept, self.live, self.wy, self.wsum) if x is not None)
+
+    @classmethod
+    def of(cls, arrays) -> _Rows:
+        return cls(None, *arrays)
 
 
-def _row_stats(cfg: _Config, s, yy, local_y, opts) -> _Rows:
-    """Loss of each row of ``s`` [C, V_local], with the vocabulary all-reduced."""
+def _row_stats(cfg: _Config, s, yy, local_y, opts, cws=()) -> _Rows:
+    """Loss of each row of ``s`` [C, V_local], with the vocabulary all-reduced.
+
+    ``cws``: ``()`` or this device's ``[V_local]`` class weights.
+    """
     smoothing, zl, _ = opts
     v_local = s.shape[1]
     m = _allreduce(cfg, jnp.max(s, axis=-1), lax.pmax)
@@ -188,14 +203,30 @@ def _row_stats(cfg: _Config, s, yy, local_y, opts) -> _Rows:
     target = _allreduce(cfg, jnp.where(hit, picked, 0.0), lax.psum)
     loss = lse - target
     count = jnp.ones_like(lse)
+    wy = wsum = None
+    if cfg.has_cw:
+        # torch's `weight`: the target's class weight scales its nll.
+        cw = cws[0]
+        w_picked = jnp.take(cw, jnp.clip(local_y, 0, v_local - 1), mode="clip")
+        wy = _allreduce(cfg, jnp.where(hit, w_picked, 0.0), lax.psum)
+        loss = wy * loss
     if cfg.smoothing:
-        # torch's smoothing, (1 - a) * nll + a * mean_c (lse - s_c), over the
-        # classes with a finite logit (a -inf bias entry, e.g. a padded
-        # vocabulary, is left out as the core loss does).
+        # torch's smoothing, (1 - a) * nll + a/K * sum_c w_c (lse - s_c), over
+        # the K classes with a finite logit (a -inf bias entry, e.g. a padded
+        # vocabulary, is left out as the core loss does); w_c = 1 without
+        # class weights.
         kept = s > -jnp.inf
-        s_sum = _allreduce(cfg, jnp.sum(jnp.where(kept, s, 0.0), axis=-1), lax.psum)
         count = jnp.maximum(_allreduce(cfg, jnp.sum(kept, axis=-1).astype(lse.dtype), lax.psum), 1.0)
-        loss = (1.0 - smoothing) * loss + smoothing * (lse - s_sum / count)
+        if cfg.has_cw:
+            cw_row = jnp.where(kept, cw[None, :], 0.0)
+            ws_sum = _allreduce(cfg, jnp.sum(cw_row * jnp.where(kept, s, 0.0), axis=-1), lax.psum)
+            wsum = _allreduce(cfg, jnp.sum(cw_row, axis=-1), lax.psum)
+            loss = (1.0 - smoothing) * loss + smoothing * (wsum * lse - ws_sum) / count
+        else:
+            s_sum = _allreduce(cfg, jnp.sum(jnp.where(kept, s, 0.0), axis=-1), lax.psum)
+            loss = (1.0 - smoothing) * loss + smoothing * (lse - s_sum / count)
+    elif cfg.has_cw:
+        wsum = jnp.zeros_like(lse)  # unused without smoothing
     if cfg.zloss:
         loss = loss + zl * jnp.square(lse)
     in_range = (yy >= 0) & (yy < cfg.num_classes)
@@ -203,24 +234,36 @@ def _row_stats(cfg: _Config, s, yy, local_y, opts) -> _Rows:
     loss = jnp.where(row_ok & ~ignored, loss, 0.0)
     # An out-of-range label gives nan and, as in the core loss, no gradient.
     loss = jnp.where(in_range | ignored, loss, jnp.nan)
-    return _Rows(loss, lse, count, row_ok & in_range & ~ignored)
+    return _Rows(loss, lse, count, row_ok & in_range & ~ignored, wy, wsum)
 
 
-def _dlogits(cfg: _Config, s, t, local_y, rows: _Rows, coef, opts, start=0):
+def _dlogits(cfg: _Config, s, t, local_y, rows: _Rows, coef, opts, cws=(), start=0):
     """``d sum(coef * loss) / d logits`` for a block of columns starting at ``start``.
 
-    With ``p = softmax(s)``: ``d loss / d s_c = p_c (1 + 2 z lse) - (1 - a) [c = y]
-    - a [c kept] / count``, times ``1 - tanh^2`` under the soft cap.
+    With ``p = softmax(s)``, class weights ``w`` (1 when absent), ``W`` their
+    sum over the ``K`` kept classes: ``d loss / d s_c = p_c ((1 - a) w_y +
+    a W / K + 2 z lse) - (1 - a) w_y [c = y] - a w_c [c kept] / K``, times
+    ``1 - tanh^2`` under the soft cap. ``cws``: ``()`` or the block's class
+    weights.
     """
     smoothing, zl, _ = opts
     scale = jnp.where(rows.live, coef, 0.0)
     p = jnp.exp(s - rows.lse[:, None])
-    g = p * (scale * (1.0 + 2.0 * zl * rows.lse) if cfg.zloss else scale)[:, None]
+    target_w = scale * rows.wy if cfg.has_cw else scale  # the nll term's weight
+    if cfg.smoothing:
+        smooth_w = scale * smoothing / rows.n_kept  # per kept class, times w_c
+        target_w = target_w * (1.0 - smoothing)
+        p_w = target_w + (smooth_w * rows.wsum if cfg.has_cw else scale * smoothing)
+    else:
+        p_w = target_w
+    if cfg.zloss:
+        p_w = p_w + scale * 2.0 * zl * rows.lse
+    g = p * p_w[:, None]
     cls = lax.broadcasted_iota(jnp.int32, s.shape, 1) + start
-    target_w = scale * (1.0 - smoothing) if cfg.smoothing else scale
     g = g - jnp.where(cls == local_y[:, None].astype(jnp.int32), target_w[:, None], 0.0)
     if cfg.smoothing:
-        g = g - jnp.where(s > -jnp.inf, (scale * smoothing / rows.n_kept)[:, None], 0.0)
+        per_class = smooth_w[:, None] * cws[0][None, :] if cfg.has_cw else smooth_w[:, None]
+        g = g - jnp.where(s > -jnp.inf, per_class, 0.0)
     if cfg.softcap:
         g = g * (1.0 - jnp.square(t))
     return g
@@ -289,7 +332,7 @@ def _local_labels(y, offset):
     return y.astype(dtype) - offset.astype(dtype)
 
 
-def _token_pass(cfg: _Config, mode: str, h2, w, bs, y, coef, opts):
+def _token_pass(cfg: _Config, mode: str, h2, w, bs, cws, y, coef, opts):
     """This device's tokens, ``cfg.chunk`` at a time, each against all its classes.
 
     ``mode``: ``"loss"`` (per-token losses), ``"stats"`` (the losses and the
@@ -303,29 +346,39 @@ def _token_pass(cfg: _Config, mode: str, h2, w, bs, y, coef, opts):
     offset = _vocab_offset(cfg, v_local)
     grad = mode == "grad"
     carry = {"loss": jnp.zeros((n,), acc)}
+    if cfg.has_cw:  # the targets' class weights, for the weighted denominators
+        carry["wy"] = jnp.zeros((n,), acc)
     if mode == "stats":
         carry.update(lse=jnp.zeros((n,), acc), count=jnp.zeros((n,), acc), live=jnp.zeros((n,), bool))
+        if cfg.has_cw:
+            carry["wsum"] = jnp.zeros((n,), acc)
     if grad:
         carry.update(dh=jnp.zeros((n, d), h2.dtype), dw=jnp.zeros(w.shape, acc))
         if cfg.has_bias:
             carry["db"] = jnp.zeros((v_local,), acc)
+    # Inside a user's shard_map (check_vma=True) the loop carries must have the
+    # type of what the loop writes into them: varying over the inputs' axes.
+    carry = _vma.vary_like(carry, h2, w, bs, cws, y, coef, opts)
 
     def step(carry, start, size):
         hh = lax.dynamic_slice_in_dim(h2, start, size, 0)
         yy = lax.dynamic_slice_in_dim(y, start, size, 0)
         local_y = _local_labels(yy, offset)
         s, t = _logits(cfg, hh, w, bs, opts)
-        rows = _row_stats(cfg, s, yy, local_y, opts)
+        rows = _row_stats(cfg, s, yy, local_y, opts, cws)
         carry = dict(carry)
         put = functools.partial(lax.dynamic_update_slice_in_dim, start_index=start, axis=0)
         assert rows.loss is not None  # a full pass computes the loss
         carry["loss"] = put(carry["loss"], rows.loss)
+        if cfg.has_cw:
+            carry["wy"] = put(carry["wy"], rows.wy)
         if mode == "stats":
-            for k, value in (("lse", rows.lse), ("count", rows.n_kept), ("live", rows.live)):
-                carry[k] = put(carry[k], value)
+            for k, value in (("lse", rows.lse), ("count", rows.n_kept), ("live", rows.live), ("wsum", rows.wsum)):
+                if value is not None:
+                    carry[k] = put(carry[k], value)
         if grad:
             cc = lax.dynamic_slice_in_dim(coef, start, size, 0)
-            g = _dlogits(cfg, s, t, local_y, rows, cc, opts)
+            g = _dlogits(cfg, s, t, local_y, rows, cc, opts, cws)
             g_op = g.astype(w.dtype)
             # g @ w.T ([D, V] kernel) or g @ w ([V, D] table): contract the vocabulary.
             dh = _allreduce(cfg, _dot(g_op, w, 1, 0 if cfg.vd else 1, acc), lax.psum)
@@ -348,7 +401,7 @@ def _token_pass(cfg: _Config, mode: str, h2, w, bs, y, coef, opts):
     return carry
 
 
-def _vocab_pass(cfg: _Config, h2, w, bs, y, coef, opts, rows: _Rows):
+def _vocab_pass(cfg: _Config, h2, w, bs, cws, y, coef, opts, rows: _Rows):
     """The gradients, a block of this device's classes at a time against all its tokens.
 
     Needs the per-token statistics of a ``"stats"`` token pass. Each block of
@@ -366,12 +419,14 @@ def _vocab_pass(cfg: _Config, h2, w, bs, y, coef, opts, rows: _Rows):
     carry = {"dh": jnp.zeros((n, d), acc), "dw": jnp.zeros(w.shape, w.dtype)}
     if cfg.has_bias:
         carry["db"] = jnp.zeros((v_local,), acc)
+    carry = _vma.vary_like(carry, h2, w, bs, cws, y, coef, opts, rows)
 
     def step(carry, start, size):
         wj = lax.dynamic_slice_in_dim(w, start, size, w_axis)
         bj = tuple(lax.dynamic_slice_in_dim(b, start, size, 0) for b in bs)
+        cwj = tuple(lax.dynamic_slice_in_dim(c, start, size, 0) for c in cws)
         s, t = _logits(cfg, h2, wj, bj, opts)
-        g = _dlogits(cfg, s, t, local_y, rows, coef, opts, start)
+        g = _dlogits(cfg, s, t, local_y, rows, coef, opts, cwj, start)
         g_op = g.astype(w.dtype)
         carry = dict(carry)
         carry["dh"] = carry["dh"] + _dot(g_op, wj, 1, 0 if cfg.vd else 1, acc)
@@ -390,43 +445,53 @@ def _vocab_pass(cfg: _Config, h2, w, bs, y, coef, opts, rows: _Rows):
     return carry
 
 
-def _local(cfg: _Config, mode: str, h2, w, bs, y, coef, opts, rows):
+def _stats_rows(cfg: _Config, out) -> tuple:
+    """The statistics of a ``"stats"`` pass that the vocabulary pass needs, as a tuple."""
+    return _Rows(None, out["lse"], out["count"], out["live"], out.get("wy"), out.get("wsum")).arrays()
+
+
+def _local(cfg: _Config, mode: str, h2, w, bs, cws, y, coef, opts, rows):
     """Dispatches ``mode`` (``"loss"``, ``"stats"``, ``"grad"``, ``"grad_from_stats"``)."""
     if mode == "grad_from_stats":
-        return _vocab_pass(cfg, h2, w, bs, y, coef, opts, _Rows(None, *rows))
+        return _vocab_pass(cfg, h2, w, bs, cws, y, coef, opts, _Rows.of(rows))
     if mode == "grad" and cfg.scheme == "vocab":
-        stats = _token_pass(cfg, "stats", h2, w, bs, y, coef, opts)
-        rows = _Rows(stats["loss"], stats["lse"], stats["count"], stats["live"])
-        out = _vocab_pass(cfg, h2, w, bs, y, coef, opts, rows)
+        stats = _token_pass(cfg, "stats", h2, w, bs, cws, y, coef, opts)
+        out = _vocab_pass(cfg, h2, w, bs, cws, y, coef, opts, _Rows.of(_stats_rows(cfg, stats)))
         out["loss"] = stats["loss"]
+        if cfg.has_cw:
+            out["wy"] = stats["wy"]
         return out
-    return _token_pass(cfg, mode, h2, w, bs, y, coef, opts)
+    return _token_pass(cfg, mode, h2, w, bs, cws, y, coef, opts)
 
 
-def _run(cfg: _Config, mode: str, h2, w, bs, y, coef=None, opts=None, rows=()):
+def _run(cfg: _Config, mode: str, h2, w, bs, cws, y, coef=None, opts=None, rows=()):
     """``_local`` on one device, or under ``shard_map`` on ``cfg.mesh``."""
     if coef is None:
         coef = jnp.zeros((), cfg.acc_dtype)
     fn = functools.partial(_local, cfg, mode)
     if cfg.mesh is None:
-        return fn(h2, w, bs, y, coef, opts, rows)
+        return fn(h2, w, bs, cws, y, coef, opts, rows)
     tok, voc = cfg.token_axis, cfg.vocab_axis
     w_spec = P(voc, None) if cfg.vd else P(None, voc)
     out_specs = {} if mode == "grad_from_stats" else {"loss": P(tok)}
+    if cfg.has_cw and mode != "grad_from_stats":
+        out_specs["wy"] = P(tok)
     if mode == "stats":
         out_specs.update(lse=P(tok), count=P(tok), live=P(tok))
+        if cfg.has_cw:
+            out_specs["wsum"] = P(tok)
     if mode in ("grad", "grad_from_stats"):
         out_specs.update(dh=P(tok, None), dw=w_spec)
         if cfg.has_bias:
             out_specs["db"] = P(voc)
-    in_specs = (P(tok, None), w_spec, tuple(P(voc) for _ in bs), P(tok),
+    in_specs = (P(tok, None), w_spec, tuple(P(voc) for _ in bs), tuple(P(voc) for _ in cws), P(tok),
                 P(tok) if jnp.ndim(coef) else P(), (P(), P(), P()), tuple(P(tok) for _ in rows))
     # check_vma=False: the collectives are written out by hand (each output is
     # made invariant over the axes its spec leaves out), and this function is
     # never differentiated by autodiff (it sits inside a custom_vjp).
     sharded = jax.shard_map(fn, mesh=cfg.mesh, in_specs=in_specs, out_specs=out_specs,
                             check_vma=False)
-    return sharded(h2, w, bs, y, coef, opts, rows)
+    return sharded(h2, w, bs, cws, y, coef, opts, rows)
 
 
 # --------------------------------------------------------------------------
@@ -434,27 +499,11 @@ def _run(cfg: _Config, mode: str, h2, w, bs, y, coef=None, opts=None, rows=()):
 # --------------------------------------------------------------------------
 
 
-def _denominator(cfg: _Config, y):
-    acc = cfg.acc_dtype
-    if cfg.reduction == "sum":
-        return jnp.ones((), acc)
-    if cfg.reduction == "mean":
-        return jnp.asarray(y.size, acc)
-    # "weighted_mean" and "sum_by_nonzero_weights": the weights are 0 (ignored)
-    # or 1, so both divide by the number of tokens that are not ignored.
-    return jnp.sum(~_ignored(cfg, y)).astype(acc)
-
-
 def _safe_div(num, den):
-    # A zero denominator (every token ignored) gives 0, as jaxloss.reduce does.
+    # A zero denominator (every token ignored, or zero weights) gives 0, as
+    # jaxloss.reduce does.
     zero = den == 0
     return jnp.where(zero, 0.0, num / jnp.where(zero, 1.0, den))
-
-
-def _reduce_losses(cfg: _Config, losses, y):
-    if cfg.reduction == "none":
-        return losses
-    return _safe_div(jnp.sum(losses), _denominator(cfg, y))
 
 
 def _grads(cfg: _Config, out, w, bs):
@@ -463,41 +512,61 @@ def _grads(cfg: _Config, out, w, bs):
     return out["dh"], dw, db
 
 
+def _dropped(coef, losses):
+    # jaxloss.reduce's safe product: a zero coefficient drops a nan/inf loss.
+    return jnp.where((coef == 0) & ~jnp.isfinite(losses), 0.0, losses)
+
+
+def _with_wy(cfg: _Config, value, out):
+    # The targets' class weights (no gradient: the class weights are constants).
+    return value, (out["wy"] if cfg.has_cw else None)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _fused(cfg: _Config, h2, w, bs, y, opts):
-    return _reduce_losses(cfg, _run(cfg, "loss", h2, w, bs, y, opts=opts)["loss"], y)
+def _fused(cfg: _Config, h2, w, bs, cws, y, opts, coef):
+    """``(losses, wy)`` for ``"none"``, ``(sum(coef * losses), wy)`` for a scalar reduction.
+
+    ``wy``: each token's target class weight with class weights, else None.
+    """
+    out = _run(cfg, "loss", h2, w, bs, cws, y, opts=opts)
+    if cfg.reduction == "none":
+        return _with_wy(cfg, out["loss"], out)
+    return _with_wy(cfg, jnp.sum(coef * _dropped(coef, out["loss"])), out)
 
 
-def _fused_fwd(cfg: _Config, h2, w, bs, y, opts):
+def _fused_fwd(cfg: _Config, h2, w, bs, cws, y, opts, coef):
     if cfg.reduction == "none":
         if cfg.scheme == "vocab":
-            # Keep four numbers per token; the backward pass is one pass over
-            # the vocabulary blocks (the logits computed once more).
-            out = _run(cfg, "stats", h2, w, bs, y, opts=opts)
-            rows = (out["lse"], out["count"], out["live"])
-            return out["loss"], (h2, w, bs, y, opts, rows)
+            # Keep four numbers per token (six with class weights); the
+            # backward pass is one pass over the vocabulary blocks (the logits
+            # computed once more).
+            out = _run(cfg, "stats", h2, w, bs, cws, y, opts=opts)
+            return _with_wy(cfg, out["loss"], out), (h2, w, bs, cws, y, opts, _stats_rows(cfg, out))
         # Keep only the inputs: the weight gradient needs every token's
         # cotangent, so the backward pass recomputes the logits chunk by chunk.
-        return _fused(cfg, h2, w, bs, y, opts), (h2, w, bs, y, opts, None)
-    den = _denominator(cfg, y)
-    coef = jnp.broadcast_to(_safe_div(jnp.ones((), cfg.acc_dtype), den), y.shape)
-    out = _run(cfg, "grad", h2, w, bs, y, coef, opts)
-    return _safe_div(jnp.sum(out["loss"]), den), _grads(cfg, out, w, bs)
+        return _fused(cfg, h2, w, bs, cws, y, opts, coef), (h2, w, bs, cws, y, opts, None)
+    # A scalar reduction: the gradients of sum(coef * loss) in the same pass.
+    out = _run(cfg, "grad", h2, w, bs, cws, y, coef, opts)
+    losses = _dropped(coef, out["loss"])
+    return _with_wy(cfg, jnp.sum(coef * losses), out), (*_grads(cfg, out, w, bs), losses)
 
 
-def _fused_bwd(cfg: _Config, res, ct):
+def _fused_bwd(cfg: _Config, res, cts):
+    ct, _ = cts  # wy depends on no differentiable input
     if cfg.reduction == "none":
-        h2, w, bs, y, opts, rows = res
+        h2, w, bs, cws, y, opts, rows = res
         coef = ct.astype(cfg.acc_dtype)
         if rows is None:
-            out = _run(cfg, "grad", h2, w, bs, y, coef, opts)
+            out = _run(cfg, "grad", h2, w, bs, cws, y, coef, opts)
         else:
-            out = _run(cfg, "grad_from_stats", h2, w, bs, y, coef, opts, rows)
-        return (*_grads(cfg, out, w, bs), None, None)
-    dh, dw, db = res
+            out = _run(cfg, "grad_from_stats", h2, w, bs, cws, y, coef, opts, rows)
+        return (*_grads(cfg, out, w, bs), None, None, None, None)
+    dh, dw, db, losses = res
     # Scaled in their own dtype, so XLA can write the result in place.
     scale = lambda x: x * ct.astype(x.dtype)  # noqa: E731
-    return scale(dh), scale(dw), tuple(scale(b) for b in db), None, None
+    # The coefficients (the per-token weights over the denominator) get the
+    # losses: gradients reach `weights` through the reduction outside.
+    return scale(dh), scale(dw), tuple(scale(b) for b in db), None, None, None, scale(losses)
 
 
 _fused.defvjp(_fused_fwd, _fused_bwd)
@@ -518,12 +587,32 @@ def _choose_scheme(weight_dtype, acc_dtype) -> str:
     return "vocab" if jnp.dtype(weight_dtype).itemsize < jnp.dtype(acc_dtype).itemsize else "tokens"
 
 
-def _prepare(hidden, weight, labels, bias, chunk_size, ignore_index, label_smoothing, z_loss,
-             logit_soft_cap, reduction, weight_layout, *, mesh=None, token_axis=None,
-             vocab_axis=None, num_vocab_shards=1, num_token_shards=1):
+def _reduce_sum(cfg: _Config, total, y, tw, wy):
+    """``total = sum(tw * loss)`` over the reduction's denominator, as :func:`jaxloss.reduce`.
+
+    With ``where = labels != ignore_index`` (``tw`` is 0 there) and the
+    weights ``tw * class_weights[labels]`` (``wy``) in the denominators of
+    ``"weighted_mean"`` and ``"sum_by_nonzero_weights"``.
+    """
+    acc = cfg.acc_dtype
+    if cfg.reduction == "sum":
+        return total
+    if cfg.reduction == "mean":
+        return _safe_div(total, jnp.sum(~_ignored(cfg, y)).astype(acc))
+    eff = tw if wy is None else tw * wy
+    den = jnp.sum(eff) if cfg.reduction == "weighted_mean" else jnp.count_nonzero(eff).astype(acc)
+    return _safe_div(total, den)
+
+
+def _prepare(hidden, weight, labels, bias, weights, class_weights, chunk_size, ignore_index,
+             label_smoothing, z_loss, logit_soft_cap, reduction, weight_layout, *, mesh=None,
+             token_axis=None, vocab_axis=None, num_vocab_shards=1, num_token_shards=1):
     hidden, weight, labels, bias, v = _validate(
         hidden, weight, labels, bias, chunk_size, ignore_index, label_smoothing, z_loss,
         logit_soft_cap, reduction, weight_layout)
+    if weights is not None:
+        weights = _checks.as_numeric(weights, "weights")
+        _checks.check_broadcastable_to(weights, labels.shape, "weights", "labels")
     d = hidden.shape[-1]
     acc = _checks.compute_dtype(hidden, weight, *([bias] if bias is not None else []))
     # The matmuls run in the inputs' common dtype with `acc` accumulation;
@@ -533,6 +622,12 @@ def _prepare(hidden, weight, labels, bias, chunk_size, ignore_index, label_smoot
     w = weight.astype(op)
     y = labels.reshape(-1)
     n = h2.shape[0]
+    tw = None if weights is None else jnp.broadcast_to(weights, labels.shape).reshape(-1).astype(acc)
+    cw = None
+    if class_weights is not None:
+        # Constants, as torch's `weight`: no gradient reaches them.
+        cw = _checks.class_vector(class_weights, "class_weights", v, acc)
+        cw = lax.stop_gradient(jnp.broadcast_to(cw, (v,)))
     n_local = n // num_token_shards
     v_local = v // num_vocab_shards
     chunk = chunk_size if chunk_size is not None else _auto_chunk(n_local, d, v_local)
@@ -547,6 +642,7 @@ def _prepare(hidden, weight, labels, bias, chunk_size, ignore_index, label_smoot
         num_classes=int(v),
         acc_dtype=jnp.dtype(acc),
         vd=weight_layout == "VD",
+        has_cw=cw is not None,
         scheme=_choose_scheme(w.dtype, acc),
         mesh=mesh,
         token_axis=token_axis,
@@ -555,18 +651,46 @@ def _prepare(hidden, weight, labels, bias, chunk_size, ignore_index, label_smoot
     cap = 1.0 if logit_soft_cap is None else logit_soft_cap
     opts = tuple(jnp.asarray(o, acc) for o in (label_smoothing, z_loss, cap))
     bs = () if bias is None else (bias,)
-    out = _fused_compiled(cfg, h2, w, bs, y, opts)
-    if reduction == "none":
-        out = out.reshape(labels.shape)
-    return out
+    cws = () if cw is None else (cw,)
+    # The per-token weights, 0 where ignored (the reduction's `where`). A
+    # scalar reduction is computed as sum(tw * loss) / denominator: the
+    # gradients of the sum come out of the same pass, and the division (by a
+    # denominator that may need the targets' class weights, which the pass
+    # also gives) is ordinary autodiff outside it.
+    keep = ~_ignored(cfg, y)
+    tw = keep.astype(acc) if tw is None else jnp.where(keep, tw, 0.0)
+    coef = jnp.zeros((), acc) if reduction == "none" else tw
+    # Inside a user's shard_map (check_vma=True): every input of the custom
+    # VJP gets the same varying axes, so its cotangents and loop carries have
+    # the inputs' type; autodiff then sums the gradient of a replicated
+    # weight over the token shards (the transpose of that cast).
+    h2, w, bs, cws, y, opts, coef = _vma.match(h2, w, bs, cws, y, opts, coef)
+    out, wy = _fused_compiled(cfg, h2, w, bs, cws, y, opts, coef)
+    if reduction != "none":
+        return _reduce_sum(cfg, out, y, tw, wy)
+    if weights is not None:
+        out = safe_mul(tw, out)
+    return out.reshape(labels.shape)
 
 
+def _vocabulary_size(arguments) -> int | None:
+    """V, from the weight's layout (for :func:`jaxloss.checked`)."""
+    weight = arguments.get("weight")
+    if weight is None or len(getattr(weight, "shape", ())) != 2:
+        return None
+    return int(weight.shape[0] if arguments.get("weight_layout") == "VD" else weight.shape[1])
+
+
+@_checks.declare(labels="labels", num_classes=_vocabulary_size, ignore_index="ignore_index",
+                 class_weights="class_weights", non_negative=("weights", "class_weights"))
 def fused_linear_cross_entropy(
     hidden: ArrayLike,
     weight: ArrayLike,
     labels: ArrayLike,
     *,
     bias: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+    class_weights: ArrayLike | None = None,
     chunk_size: int | None = None,
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
@@ -583,14 +707,40 @@ def fused_linear_cross_entropy(
 
     .. code-block:: python
 
-        jaxloss.reduce(
-            jaxloss.sparse_softmax_cross_entropy(
-                logits, labels, label_smoothing=label_smoothing,
-                ignore_index=ignore_index, z_loss=z_loss),
-            weights=(labels != ignore_index), reduction=reduction)
+        losses = jaxloss.sparse_softmax_cross_entropy(
+            logits, labels, class_weights=class_weights, label_smoothing=label_smoothing,
+            ignore_index=ignore_index, z_loss=z_loss)
+        jaxloss.reduce(losses, weights, reduction=reduction, where=labels != ignore_index)
 
-    with the same values and the same gradients with respect to ``hidden``,
-    ``weight`` and ``bias``, but only blocks of ``[chunk_size, V]`` logits
+    where each token's loss, with ``lse = logsumexp(logits)``, class weights
+    ``w`` (1 when absent), label smoothing ``a`` over the ``K`` classes and
+    the z-loss coefficient ``z``, is torch's
+
+    .. math:: \ell = (1 - a)\, w_y (\mathrm{lse} - z_y)
+              + \frac{a}{K} \sum_c w_c (\mathrm{lse} - z_c) + z\, \mathrm{lse}^2
+
+    and the reductions divide, with ``t`` the per-token ``weights`` (1 when
+    absent) and sums over the tokens that are not ``ignore_index``:
+
+    ============================ ==========================================
+    ``"none"``                   ``t * loss`` per token (shaped like ``labels``)
+    ``"sum"``                    ``sum(t * loss)``
+    ``"mean"``                   ``sum(t * loss) / (number of tokens not ignored)``
+    ``"weighted_mean"``          ``sum(t * loss) / sum(t * w_y)``
+    ``"sum_by_nonzero_weights"`` ``sum(t * loss) / count_nonzero(t * w_y)``
+    ============================ ==========================================
+
+    So an ignored token is counted in no denominator (``"mean"`` is torch's
+    ``cross_entropy(..., ignore_index=i, reduction="mean")``), and
+    ``"weighted_mean"`` with ``class_weights=w`` is torch's
+    ``cross_entropy(..., weight=w, reduction="mean")``; without class weights
+    and token weights ``"mean"`` and ``"weighted_mean"`` agree. A zero
+    denominator gives 0. A token of weight 0 contributes 0, even where its
+    loss is ``nan``.
+
+    The values and the gradients with respect to ``hidden``, ``weight``,
+    ``bias`` and ``weights`` are those of that materialised computation
+    (``class_weights`` are constants and get no gradient), but only blocks of ``[chunk_size, V]`` logits
     are ever live: the tokens are processed ``chunk_size`` at a time in a
     ``lax.fori_loop`` inside a ``jax.custom_vjp``, every logit of a chunk comes
     from one ``[chunk, D] x [D, V]`` matmul, and the weight gradient is
@@ -626,11 +776,12 @@ def fused_linear_cross_entropy(
     backend has no bfloat16 matmul and converts a bfloat16 weight to float32
     once, a ``[D, V]`` float32 temporary that GPUs and TPUs do not make.)
 
-    ``ignore_index`` tokens give 0 and count as weight 0: ``"weighted_mean"``
-    and ``"sum_by_nonzero_weights"`` divide by the number of tokens that are
-    not ignored, ``"mean"`` by the number of tokens, ``"sum"`` by 1; a zero
-    denominator gives 0. A label outside ``[0, V)`` that is not
-    ``ignore_index`` gives ``nan`` for that token (and no gradient), as
+    ``ignore_index`` tokens give 0 and no gradient, even where their hidden
+    states hold ``nan``. Labels of any integer dtype are widened to int32
+    before any comparison (``int8`` labels index more than 127 classes; a
+    ``uint8`` label 156 is a class, not ``ignore_index=-100``). A label
+    outside ``[0, V)`` that is not ``ignore_index`` gives ``nan`` for that
+    token (and no gradient), as
     :func:`jaxloss.sparse_softmax_cross_entropy` does. A ``-inf`` bias entry
     (a padded vocabulary) is left out of the normaliser and of the smoothing
     average, as there.
@@ -649,7 +800,12 @@ def fused_linear_cross_entropy(
     XLA:CPU, jax 0.10.2: +``4 D V`` bytes of temporary memory for float32,
     and copies of the gradient), because the transpose feeds a loop.
 
-    Transformations: works under ``jit``, ``vmap`` and reverse-mode ``grad``.
+    Transformations: works under ``jit``, ``vmap`` and reverse-mode ``grad``,
+    and inside a user's ``jax.shard_map`` with the default ``check_vma=True``
+    (data parallelism: tokens split over a mesh axis, ``weight`` replicated;
+    each shard gets its own tokens' reduction, which the caller sums with
+    ``lax.psum``, and the gradient of the replicated ``weight`` is summed over the shards
+    by autodiff).
     Being a ``jax.custom_vjp``, it does not support forward mode
     (``jax.jvp``, ``jax.jacfwd``) nor, therefore, ``jax.hessian``;
     differentiate the unfused loss where those are needed. See
@@ -664,6 +820,14 @@ def fused_linear_cross_entropy(
       labels: integer array ``hidden.shape[:-1]`` of class indices in
         ``[0, V)``, or ``ignore_index``.
       bias: optional float array ``[V]``.
+      weights: optional per-token weights broadcastable to ``labels`` (e.g.
+        ``[B, 1]`` per-sequence weights for ``[B, T]`` labels): a weighted
+        loss needs no ``reduction="none"``. They scale each token's
+        coefficient in the one fused pass.
+      class_weights: optional ``[V]`` non-negative weights, one per class
+        (torch's ``weight``): each token's loss is multiplied by the weight of
+        its target class, the smoothing term weighs each class by its own
+        weight, and ``"weighted_mean"`` divides by their sum over the tokens.
       chunk_size: tokens whose logits are computed at once. ``None`` picks a
         power of two near ``N * D / V`` (so the live logits are about the size
         of ``hidden``), between 64 and 2048 tokens. Any positive int works; it
@@ -698,6 +862,15 @@ def fused_linear_cross_entropy(
       >>> dh, dw = jax.grad(loss, argnums=(0, 1))(hidden, weight)
       >>> dw.shape
       (2, 3)
+      >>> # The ignored token is counted in no denominator: "mean" is (0.4076 + 0.5514) / 2.
+      >>> round(float(jaxloss.fused_linear_cross_entropy(
+      ...     hidden, weight, labels, ignore_index=-100, reduction="mean")), 4)
+      0.4795
+      >>> # torch's cross_entropy(weight=w, reduction="mean"): (2 * 0.4076 + 0.5514) / 3.
+      >>> round(float(jaxloss.fused_linear_cross_entropy(
+      ...     hidden, weight, labels, ignore_index=-100, class_weights=jnp.array([2.0, 1.0, 1.0]),
+      ...     reduction="weighted_mean")), 4)
+      0.4555
 
     References:
       Hsu et al., "Liger Kernel: Efficient Triton Kernels for LLM Training",
@@ -705,8 +878,8 @@ def fused_linear_cross_entropy(
       Losses in Large-Vocabulary Language Models", 2024
       (https://arxiv.org/abs/2411.09009).
     """
-    return _prepare(hidden, weight, labels, bias, chunk_size, ignore_index, label_smoothing,
-                    z_loss, logit_soft_cap, reduction, weight_layout)
+    return _prepare(hidden, weight, labels, bias, weights, class_weights, chunk_size, ignore_index,
+                    label_smoothing, z_loss, logit_soft_cap, reduction, weight_layout)
 
 
 # --------------------------------------------------------------------------
@@ -746,6 +919,8 @@ def sharded_fused_linear_cross_entropy(
     vocab_axis: str,
     token_axis: str | tuple[str, ...] | None = None,
     bias: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+    class_weights: ArrayLike | None = None,
     chunk_size: int | None = None,
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
@@ -758,7 +933,8 @@ def sharded_fused_linear_cross_entropy(
 
     The same values and gradients as :func:`fused_linear_cross_entropy`
     (which see for every other argument), computed under ``jax.shard_map``
-    on ``mesh`` with the classes (``weight``'s ``V`` axis and ``bias``) split
+    on ``mesh`` with the classes (``weight``'s ``V`` axis, ``bias`` and
+    ``class_weights``) split
     over ``vocab_axis`` and the tokens (all leading axes of ``hidden``,
     flattened, and ``labels``) split over ``token_axis`` (or replicated when
     it is ``None``). Each device computes the logits of its own tokens and
@@ -807,6 +983,6 @@ def sharded_fused_linear_cross_entropy(
     if n % n_tok:
         raise ValueError(f"the number of tokens {n} (`labels`.size) must be a multiple of the size "
                          f"{n_tok} of mesh axes `token_axis`={token_axis!r}.")
-    return _prepare(hidden, weight, labels, bias, chunk_size, ignore_index, label_smoothing,
-                    z_loss, logit_soft_cap, reduction, weight_layout, mesh=mesh, token_axis=tok,
+    return _prepare(hidden, weight, labels, bias, weights, class_weights, chunk_size, ignore_index,
+                    label_smoothing, z_loss, logit_soft_cap, reduction, weight_layout, mesh=mesh, token_axis=tok,
                     vocab_axis=vocab_axis, num_vocab_shards=n_vocab, num_token_shards=n_tok)

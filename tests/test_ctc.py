@@ -196,6 +196,26 @@ def test_16_bit_logits_compute_in_float32(dtype):
     assert jax.grad(lambda z: jnp.sum(jaxloss.ctc(z, labels)))(low).dtype == dtype
 
 
+@pytest.mark.parametrize("dtype", [jnp.int8, jnp.uint8, jnp.int16, jnp.uint16])
+def test_narrow_integer_labels_equal_int32_labels(dtype):
+    # Labels are widened before any comparison: int8 labels against K = 130
+    # classes (130 does not fit in int8), labels up to the largest the dtype holds.
+    rng = np.random.default_rng(16)
+    batch, time, classes = 3, 8, 130
+    logits = jnp.asarray(rng.normal(size=(batch, time, classes)), jnp.float32)
+    high = min(classes, int(jnp.iinfo(dtype).max) + 1)
+    labels = jnp.asarray([[high - 1, 5, 1, 0], [100 % high, 127 % high, 3, 9], [1, 2, 1, 2]], jnp.int32)
+    label_pad = jnp.asarray([[0, 0, 0, 1], [0, 0, 0, 0], [0, 0, 1, 1]], jnp.float32)
+    f = lambda z, y: jaxloss.ctc(z, y, label_paddings=label_pad)  # noqa: E731
+    want = f(logits, labels)
+    got = f(logits, labels.astype(dtype))
+    np.testing.assert_array_equal(got, want)
+    assert np.all(np.isfinite(np.asarray(got)))
+    g_want = jax.grad(lambda z: jnp.sum(f(z, labels)))(logits)
+    g_got = jax.grad(lambda z: jnp.sum(f(z, labels.astype(dtype))))(logits)
+    np.testing.assert_array_equal(g_got, g_want)
+
+
 def test_float64_stays_float64():
     rng = np.random.default_rng(10)
     logits, labels, frame_pad, label_pad = _random_case(rng, batch=4, time=5)

@@ -69,9 +69,15 @@ def make_inputs(n=N, d=D, v=V, *, seed=0, dtype=jnp.float32, ignored=(2, 7), sca
     return hidden, weight, bias, labels, cotangent
 
 
-def reference(hidden, weight, labels, *, bias=None, ignore_index=None, label_smoothing=0.0, z_loss=0.0,
-              logit_soft_cap=None, reduction="none", weight_layout="DV", chunk_size=None, where=None):
-    """The unfused computation the fused loss must equal."""
+def reference(hidden, weight, labels, *, bias=None, weights=None, class_weights=None, ignore_index=None,
+              label_smoothing=0.0, z_loss=0.0, logit_soft_cap=None, reduction="none", weight_layout="DV",
+              chunk_size=None, where=None):
+    """The unfused computation the fused loss must equal.
+
+    ``reduce(losses, weights, where=labels != ignore_index)``, where the
+    losses carry the class weights and ``"weighted_mean"`` and
+    ``"sum_by_nonzero_weights"`` count ``weights * class_weights[labels]``.
+    """
     del chunk_size
     w = weight if weight_layout == "DV" else weight.T
     # Standard promotion, with explicit casts and broadcasts, so the reference
@@ -85,9 +91,18 @@ def reference(hidden, weight, labels, *, bias=None, ignore_index=None, label_smo
     if logit_soft_cap is not None:
         logits = logit_soft_cap * jnp.tanh(logits / logit_soft_cap)
     losses = jaxloss.sparse_softmax_cross_entropy(
-        logits, labels, label_smoothing=label_smoothing, ignore_index=ignore_index, z_loss=z_loss, where=where)
-    weights = None if ignore_index is None else (labels != ignore_index)
-    return jaxloss.reduce(losses, weights, reduction=reduction)
+        logits, labels, label_smoothing=label_smoothing, ignore_index=ignore_index, z_loss=z_loss, where=where,
+        class_weights=class_weights)
+    keep = jnp.ones(labels.shape, bool) if ignore_index is None else labels != ignore_index
+    if reduction in ("none", "sum", "mean"):
+        return jaxloss.reduce(losses, weights, reduction=reduction, where=keep)
+    total = jaxloss.reduce(losses, weights, reduction="sum", where=keep)
+    tw = jnp.ones(labels.shape) if weights is None else jnp.broadcast_to(weights, labels.shape).astype(jnp.float32)
+    if class_weights is not None:
+        tw = tw * jnp.asarray(class_weights, jnp.float32)[jnp.clip(labels, 0, logits.shape[-1] - 1)]
+    tw = jnp.where(keep, tw, 0.0)
+    den = jnp.sum(tw) if reduction == "weighted_mean" else jnp.count_nonzero(tw).astype(jnp.float32)
+    return jnp.where(den == 0, 0.0, total / jnp.where(den == 0, 1.0, den))
 
 
 def value_and_grads(fn, hidden, weight, bias, labels, cotangent, reduction, **options):
@@ -226,12 +241,14 @@ def test_everything_ignored_gives_zero(reduction):
         assert not np.any(np.asarray(g))
 
 
-def test_mean_divides_by_all_tokens_weighted_mean_by_kept():
+def test_ignored_tokens_are_counted_in_no_denominator():
+    # Ignored means masked: "mean" averages over the tokens that are not
+    # ignored (torch's cross_entropy mean), as do the weighted reductions.
     h, w, b, y, _ = make_inputs(seed=9)
     per_token = jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, ignore_index=IGNORE)
     assert float(per_token[2]) == 0.0 and float(per_token[7]) == 0.0
     kept = N - 2
-    for reduction, den in [("sum", 1), ("mean", N), ("weighted_mean", kept), ("sum_by_nonzero_weights", kept)]:
+    for reduction, den in [("sum", 1), ("mean", kept), ("weighted_mean", kept), ("sum_by_nonzero_weights", kept)]:
         got = jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, ignore_index=IGNORE, reduction=reduction)
         np.testing.assert_allclose(got, jnp.sum(per_token) / den, rtol=1e-6)
 
@@ -281,6 +298,183 @@ def test_huge_logits_are_finite(scheme):
 
 
 # --------------------------------------------------------------------------
+# per-token weights and class weights
+# --------------------------------------------------------------------------
+
+
+def make_weights(seed=20, n=N, v=V):
+    k = jax.random.split(jax.random.key(seed), 2)
+    # Some zero token weights and a zero class weight, so every denominator
+    # (sum, count of nonzero) differs from the token count.
+    weights = jax.random.uniform(k[0], (n,), minval=0.2, maxval=2.0).at[jnp.array([0, 5])].set(0.0)
+    class_weights = jax.random.uniform(k[1], (v,), minval=0.1, maxval=3.0).at[3].set(0.0)
+    return weights, class_weights
+
+
+_WEIGHT_CASES = [(s, r, o) for s in ("tokens", "vocab") for r in REDUCTIONS for o in ("plain", "all_options")
+                 if s == "tokens" or o == "all_options"]
+
+
+@pytest.mark.parametrize("scheme, reduction, options", _WEIGHT_CASES, indirect=["scheme"],
+                         ids=["-".join(c) for c in _WEIGHT_CASES])
+def test_weights_and_class_weights_match_unfused(scheme, reduction, options):
+    # 13 tokens in chunks of 4 (three loop steps and a tail), 19 classes.
+    h, w, b, y, ct = make_inputs(seed=21)
+    weights, class_weights = make_weights()
+    y = y.at[4].set(3)  # a target whose class weight is 0
+    opts = dict(_OPTION_SETS[options], ignore_index=IGNORE)
+    assert_matches(h, w, b, y, ct, reduction, chunk_size=4, weights=weights, class_weights=class_weights, **opts)
+    # Each alone.
+    assert_matches(h, w, b, y, ct, reduction, chunk_size=5, weights=weights, **opts)
+    assert_matches(h, w, b, y, ct, reduction, chunk_size=5, class_weights=class_weights, **opts)
+
+
+@pytest.mark.parametrize("reduction", ["none", "weighted_mean"])
+def test_weights_tied_layout_and_higher_rank(reduction):
+    h, w, b, y, ct = make_inputs(n=12, seed=22)
+    weights, class_weights = make_weights(n=12)
+    h3, y3, ct3 = h.reshape(3, 4, D), y.reshape(3, 4), ct.reshape(3, 4)
+    # Per-sequence weights [3, 1] broadcast to the labels [3, 4].
+    seq_weights = weights[:3, None] + 0.5
+    assert_matches(h3, w.T, b, y3, ct3, reduction, chunk_size=5, weight_layout="VD", weights=seq_weights,
+                   class_weights=class_weights, **ALL_OPTIONS)
+
+
+def _torch_cross_entropy(logits, labels, class_weights, ignore_index, label_smoothing):
+    """torch.nn.functional.cross_entropy(..., weight, ignore_index, label_smoothing, reduction="mean"), in numpy."""
+    logits = np.asarray(logits, np.float64)
+    labels = np.asarray(labels)
+    w = np.asarray(class_weights, np.float64)
+    lse = np.log(np.sum(np.exp(logits - logits.max(-1, keepdims=True)), -1)) + logits.max(-1)
+    keep = labels != ignore_index
+    safe = np.where(keep, labels, 0)
+    nll = lse - logits[np.arange(len(labels)), safe]
+    smooth = np.sum(w[None, :] * (lse[:, None] - logits), -1) / logits.shape[-1]
+    losses = np.where(keep, (1 - label_smoothing) * w[safe] * nll + label_smoothing * smooth, 0.0)
+    return np.sum(losses) / np.sum(np.where(keep, w[safe], 0.0))
+
+
+def test_weighted_mean_is_torch_weighted_mean():
+    h, w, b, y, _ = make_inputs(seed=23)
+    _, class_weights = make_weights(seed=24)
+    logits = h @ w + b[None, :]
+    for a in (0.0, 0.2):
+        want = _torch_cross_entropy(logits, y, class_weights, IGNORE, a)
+        got = jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, class_weights=class_weights, ignore_index=IGNORE,
+                                                 label_smoothing=a, reduction="weighted_mean", chunk_size=4)
+        np.testing.assert_allclose(got, want, rtol=2e-6)
+        # Without class weights torch's mean is our "mean" and our "weighted_mean".
+        want = _torch_cross_entropy(logits, y, np.ones(V), IGNORE, a)
+        for reduction in ("mean", "weighted_mean"):
+            got = jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, ignore_index=IGNORE, label_smoothing=a,
+                                                     reduction=reduction, chunk_size=4)
+            np.testing.assert_allclose(got, want, rtol=2e-6)
+
+
+def test_mean_with_two_of_eight_ignored():
+    h, w, b, y, _ = make_inputs(n=8, seed=25, ignored=(1, 6))
+    per_token = jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, ignore_index=IGNORE, chunk_size=3)
+    got = jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, ignore_index=IGNORE, reduction="mean", chunk_size=3)
+    np.testing.assert_allclose(got, jnp.sum(per_token) / 6, rtol=1e-6)
+    loss = jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, ignore_index=IGNORE, reduction="mean")
+    np.testing.assert_allclose(got, loss(h @ w + b[None, :], y), rtol=2e-6)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "weighted_mean", "sum_by_nonzero_weights"])
+def test_zero_denominator_gives_zero(reduction):
+    h, w, b, y, _ = make_inputs(seed=26, ignored=())
+    cases = [dict(weights=jnp.zeros(N))]
+    if reduction != "mean":  # "mean" counts tokens, whatever their weights
+        cases.append(dict(class_weights=jnp.zeros(V)))
+    for case in cases:
+        f = lambda h, w, b, case=case: jaxloss.fused_linear_cross_entropy(
+            h, w, y, bias=b, reduction=reduction, chunk_size=4, **case)
+        value, grads = jax.jit(jax.value_and_grad(f, argnums=(0, 1, 2)))(h, w, b)
+        assert float(value) == 0.0, case
+        for g in grads:
+            assert not np.any(np.asarray(g))
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "weighted_mean", "sum_by_nonzero_weights"])
+def test_gradient_reaches_the_token_weights(reduction):
+    h, w, b, y, ct = make_inputs(seed=27)
+    weights, class_weights = make_weights(seed=28)
+
+    def grad_weights(fn):
+        def scalar(t):
+            out = fn(h, w, y, bias=b, weights=t, class_weights=class_weights, ignore_index=IGNORE,
+                     reduction=reduction, chunk_size=4, label_smoothing=0.1)
+            return jnp.sum(out * ct) if reduction == "none" else out
+        return jax.jit(jax.grad(scalar))(weights)
+
+    got, want = grad_weights(jaxloss.fused_linear_cross_entropy), grad_weights(reference)
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
+    assert np.any(np.asarray(got))
+
+
+def test_zero_weight_drops_a_nan_loss():
+    # As in jaxloss.reduce: a token of weight 0 contributes 0 even when its
+    # loss is nan (a label out of range).
+    h, w, b, y, _ = make_inputs(seed=29, ignored=())
+    y = y.at[3].set(V)
+    weights = jnp.ones(N).at[3].set(0.0)
+    for reduction in ("none", "sum", "weighted_mean"):
+        got = jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, weights=weights, reduction=reduction)
+        assert np.all(np.isfinite(np.asarray(got))), reduction
+        np.testing.assert_allclose(got, reference(h, w, y, bias=b, weights=weights, reduction=reduction),
+                                   rtol=2e-5, atol=2e-6)
+
+
+# --------------------------------------------------------------------------
+# integer labels of any dtype
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype, v", [(jnp.int8, 300), (jnp.int16, 300), (jnp.uint8, V), (jnp.uint16, V)])
+def test_narrow_integer_labels_equal_int32_labels(dtype, v):
+    # Labels are widened before any comparison: int8 labels against V = 300
+    # classes (300 does not fit in int8), unsigned labels with ignore_index=-100.
+    h, w, b, y, ct = make_inputs(v=v, seed=30, ignored=())
+    y = y % min(v, int(jnp.iinfo(dtype).max) + 1)
+    if jnp.issubdtype(dtype, jnp.signedinteger):
+        y = y.at[0].set(IGNORE)
+    for reduction in ("none", "mean"):
+        got, got_g = value_and_grads(jaxloss.fused_linear_cross_entropy, h, w, b, y.astype(dtype), ct, reduction,
+                                     chunk_size=4, ignore_index=IGNORE, label_smoothing=0.1)
+        want, want_g = value_and_grads(jaxloss.fused_linear_cross_entropy, h, w, b, y, ct, reduction,
+                                       chunk_size=4, ignore_index=IGNORE, label_smoothing=0.1)
+        np.testing.assert_array_equal(got, want)
+        for a, e in zip(got_g, want_g, strict=True):
+            np.testing.assert_array_equal(a, e)
+    np.testing.assert_allclose(got, reference(h, w, y, bias=b, ignore_index=IGNORE, label_smoothing=0.1,
+                                              reduction="mean"), rtol=2e-5)
+
+
+def test_int8_labels_past_127_classes():
+    h, w, b, _, ct = make_inputs(v=300, seed=31, ignored=())
+    y32 = jnp.arange(N, dtype=jnp.int32) * 9 % 128  # 0..127: every int8 label value that is a class
+    y32 = y32.at[2].set(IGNORE)
+    got = jaxloss.fused_linear_cross_entropy(h, w, y32.astype(jnp.int8), bias=b, ignore_index=IGNORE, chunk_size=4)
+    want = reference(h, w, y32, bias=b, ignore_index=IGNORE)
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+    assert float(got[2]) == 0.0 and np.all(np.asarray(got[3:]) > 0)
+
+
+def test_uint8_label_156_is_not_ignore_index_minus_100():
+    # 156 == -100 mod 256: a uint8 label 156 is a real class, never ignored.
+    h, w, b, y, ct = make_inputs(v=200, seed=32, ignored=())
+    y = y.at[1].set(156)
+    got = jaxloss.fused_linear_cross_entropy(h, w, y.astype(jnp.uint8), bias=b, ignore_index=IGNORE,
+                                             reduction="none", chunk_size=4)
+    want = reference(h, w, y, bias=b, ignore_index=IGNORE)
+    assert float(got[1]) > 0.0
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+    mean = jaxloss.fused_linear_cross_entropy(h, w, y.astype(jnp.uint8), bias=b, ignore_index=IGNORE,
+                                              reduction="mean", chunk_size=4)
+    np.testing.assert_allclose(mean, jnp.sum(want) / N, rtol=2e-6)
+
+
+# --------------------------------------------------------------------------
 # transformations
 # --------------------------------------------------------------------------
 
@@ -295,11 +489,13 @@ def test_eager_matches_jit():
         np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
 
 
-def test_traced_options_under_jit():
+@pytest.mark.parametrize("option", ["label_smoothing", "z_loss", "logit_soft_cap"])
+def test_traced_options_raise(option):
+    # Options are static: a traced value raises a TypeError that says so.
     h, w, b, y, _ = make_inputs(seed=14)
-    f = jax.jit(lambda a, z, c: jaxloss.fused_linear_cross_entropy(
-        h, w, y, bias=b, ignore_index=IGNORE, label_smoothing=a, z_loss=z, logit_soft_cap=c, chunk_size=4))
-    np.testing.assert_allclose(f(0.1, 1e-2, 2.5), reference(h, w, y, bias=b, **ALL_OPTIONS), rtol=2e-5, atol=2e-5)
+    f = jax.jit(lambda a: jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, chunk_size=4, **{option: a}))
+    with pytest.raises(TypeError, match=f"`{option}` is a static option"):
+        f(0.5)
 
 
 def test_vmap_over_sequences():
@@ -406,6 +602,10 @@ def _call(**overrides):
     ({"logit_soft_cap": 0.0}, ValueError, "`logit_soft_cap`"),
     ({"reduction": "avg"}, ValueError, "`reduction`"),
     ({"weight_layout": "XY"}, ValueError, "`weight_layout`"),
+    ({"weights": jnp.ones((N, 2))}, ValueError, "`weights`"),
+    ({"weights": jnp.ones((N,), jnp.complex64)}, TypeError, "`weights`"),
+    ({"class_weights": jnp.ones((V + 1,))}, ValueError, "`class_weights`"),
+    ({"class_weights": -jnp.ones((V,))}, ValueError, "`class_weights`"),
 ], ids=lambda x: x if isinstance(x, str) else None)
 def test_argument_errors(overrides, error, match):
     with pytest.raises(error, match=match):
