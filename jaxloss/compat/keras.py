@@ -63,8 +63,21 @@ relative error about 1e-6); where they differ it is on purpose:
   a twin is therefore built as an instance of a subclass of its class and of
   ``keras.losses.Loss`` (same name and module; the twin's methods come first),
   so ``model.compile(loss=losses.CategoricalCrossentropy(...))`` works on the
-  JAX backend, with sample weights and the masks of masking layers. This
-  module never imports Keras itself.
+  JAX backend, with sample weights and the masks of masking layers. Every
+  class is registered with Keras's serialization as ``"jaxloss>ClassName"``
+  (at import when Keras is loaded, else as soon as ``import keras`` has run),
+  so a model compiled with a twin and saved with ``model.save`` reloads with
+  ``keras.models.load_model(path)`` and no ``custom_objects``, in any process
+  that has imported this module. This module never imports Keras itself.
+  ``get_config()`` holds every constructor argument but ``dtype`` (as
+  Keras's, which also drops ``Huber``'s ``delta`` and the ``axis`` of
+  ``CosineSimilarity`` and ``SparseCategoricalCrossentropy``, so those
+  reload with their defaults in Keras; the twins keep them).
+* Integer labels of every dtype (``int8`` to ``uint64``) are widened before
+  anything compares them, so they give the values of ``int32`` labels
+  (``int8`` labels index more than 127 classes), and ``ignore_class`` is
+  compared with the widened integer label, where Keras compares in the
+  float dtype of ``y_pred`` (in float16, labels above 2048 can collide).
 * ``cosine_similarity`` refuses (``ValueError``) inputs that Keras would
   broadcast along ``axis``: Keras normalises each input before broadcasting,
   which is then not a cosine.
@@ -72,6 +85,7 @@ relative error about 1e-6); where they differ it is on purpose:
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import re
 import sys
@@ -282,6 +296,121 @@ def _new_twin(cls: Any) -> Any:
     return cls.__new__(cls)
 
 
+# --------------------------------------------------------------------------
+# Keras serialization: ``model.save`` / ``keras.models.load_model``
+# --------------------------------------------------------------------------
+
+# Every twin class (and its Keras-bridged subclass) is registered with Keras
+# as "jaxloss>ClassName", so a model compiled with a twin and saved reloads
+# with `keras.models.load_model(path)` and no `custom_objects`, as long as
+# this module is imported in the loading process. Registering needs Keras
+# loaded, and this module never imports Keras: it registers at once if Keras
+# is already imported, and otherwise when `import keras` has run (see
+# _RegisterOnKerasImport); without Keras installed nothing happens at all.
+_KERAS_PACKAGE = "jaxloss"
+
+
+def _keras_saving() -> Any:
+    """``keras.saving`` when Keras has been imported, else None (never imports Keras)."""
+    saving = getattr(sys.modules.get("keras"), "saving", None)
+    return saving if hasattr(saving, "register_keras_serializable") else None
+
+
+def _register_with_keras(classes: Any) -> None:
+    """Registers each class as ``jaxloss>ClassName`` with Keras (idempotent; a no-op without Keras)."""
+    saving = _keras_saving()
+    if saving is None:
+        return
+    for cls in classes:
+        saving.register_keras_serializable(package=_KERAS_PACKAGE, name=cls.__name__)(cls)
+
+
+def _twin_classes() -> list[type]:
+    module = sys.modules[__name__]
+    return [c for c in (getattr(module, n, None) for n in __all__) if isinstance(c, type) and issubclass(c, _KerasLoss)]
+
+
+def _register_twins() -> None:
+    _register_with_keras(_twin_classes())
+
+
+class _RegisterOnKerasImport:
+    """A ``sys.meta_path`` entry that registers the twins once ``import keras`` has run.
+
+    It finds no module itself: for the top-level name ``keras`` it takes the
+    spec the other finders give and wraps its loader so that, once the Keras
+    package has executed, the twin classes are registered; it then gives the
+    module its own loader back and removes itself from ``sys.meta_path``.
+    """
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != "keras":
+            return None
+        for finder in list(sys.meta_path):
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        spec.loader = _ThenRegister(spec.loader, self)
+        return spec
+
+
+class _ThenRegister:
+    """Keras's own loader, followed by :func:`_register_twins`."""
+
+    def __init__(self, loader: Any, finder: _RegisterOnKerasImport):
+        self._loader = loader
+        self._finder = finder
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        # The module keeps Keras's loader (for importlib.resources, inspect, reload).
+        module.__loader__ = self._loader
+        if getattr(module, "__spec__", None) is not None:
+            module.__spec__.loader = self._loader
+        self._loader.exec_module(module)
+        if self._finder in sys.meta_path:
+            sys.meta_path.remove(self._finder)
+        try:
+            _register_twins()
+        except Exception as err:  # never break `import keras`
+            warnings.warn(
+                f"jaxloss.compat.keras could not register its loss classes with Keras ({err!r}); "
+                "pass them to `keras.models.load_model` as `custom_objects`.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+
+def _install_keras_registration() -> None:
+    """Registers the twins now if Keras is loaded, else once it is (only if it is installed)."""
+    if _keras_saving() is not None:
+        _register_twins()
+        return
+    if "keras" in sys.modules:  # being imported, or blocked (None): nothing to wait for
+        return
+    if any(isinstance(f, _RegisterOnKerasImport) for f in sys.meta_path):
+        return
+    try:
+        installed = importlib.util.find_spec("keras") is not None  # looks for it, never imports it
+    except (ImportError, ValueError):
+        installed = False
+    if installed:
+        sys.meta_path.insert(0, _RegisterOnKerasImport())
+
+
+@_checks.declare(non_negative=("sample_weight",))
 class _KerasLoss:
     """keras.losses.Loss / LossFunctionWrapper, on the functions of this module.
 
@@ -314,6 +443,9 @@ class _KerasLoss:
                 "_twin_class": cls,
             }
             bridged = _KERAS_SUBCLASSES[cls] = type(cls.__name__, (cls, base), namespace)
+            # Keras serializes an object under the registered name of its exact
+            # class: the bridged class is registered under the twin's name.
+            _register_with_keras([*_twin_classes(), bridged])
         return super().__new__(bridged)
 
     def __init__(self, name: str | None, reduction: Any, dtype: Any):
@@ -369,6 +501,7 @@ class _KerasLoss:
 # --------------------------------------------------------------------------
 
 
+@_checks.declare(probabilities="y_pred", unless="from_logits")
 def binary_crossentropy(
     y_true: ArrayLike,
     y_pred: ArrayLike,
@@ -413,6 +546,7 @@ def binary_crossentropy(
     return jnp.mean(core(y_pred, y_true, label_smoothing=label_smoothing), axis=axis)
 
 
+@_checks.declare(probabilities="y_pred", unless="from_logits")
 def categorical_crossentropy(
     y_true: ArrayLike,
     y_pred: ArrayLike,
@@ -487,6 +621,41 @@ def _is_static_zero(value: Any) -> bool:
     return not isinstance(value, jax.core.Tracer) and not np.any(np.asarray(value))
 
 
+def _class_labels(y_true: jax.Array) -> jax.Array:
+    """Class labels as integers, as Keras casts them to int32 (float labels are truncated).
+
+    Integer labels of every dtype are widened here, before anything compares
+    them (to int32, or int64 for 64-bit labels under ``jax_enable_x64``): an
+    ``int8`` label then indexes more than 127 classes, and an
+    ``ignore_class`` or a class count is never cast to an 8- or 16-bit dtype.
+    """
+    if jnp.issubdtype(y_true.dtype, jnp.integer):
+        return y_true.astype(_checks.label_dtype(y_true.dtype))
+    return y_true.astype(jnp.int32)
+
+
+def _not_ignored(y_true: jax.Array, labels: jax.Array, ignore_class: Any, pred_dtype: Any) -> jax.Array:
+    """Keras's ``y_true != ignore_class``: True for the examples that count.
+
+    Integer labels are compared after widening (``labels``) with the integer
+    ``ignore_class``; one that is not an integer, or lies outside the widened
+    dtype, matches no integer label. Float labels are compared before the
+    cast, in the promoted dtype of the labels and ``y_pred`` (as Keras does,
+    spelled out so that it also runs under strict dtype promotion).
+    """
+    if jnp.issubdtype(y_true.dtype, jnp.integer) and not isinstance(ignore_class, jax.core.Tracer):
+        value = np.asarray(ignore_class)
+        if value.shape == () and value.dtype.kind in "biuf":
+            number = value.item()
+            info = np.iinfo(labels.dtype)
+            if float(number).is_integer() and info.min <= number <= info.max:
+                return labels != jnp.asarray(int(number), labels.dtype)
+            return jnp.ones(labels.shape, bool)
+        y_true = labels
+    common = _checks.result_type(y_true.dtype, pred_dtype)
+    return y_true.astype(common) != jnp.asarray(ignore_class, common)
+
+
 def _sparse_losses(y_true, y_pred, from_logits, ignore_class, axis):
     """keras.losses.sparse_categorical_crossentropy: the losses and the valid mask."""
     y_pred = _as_pred(y_pred)
@@ -512,13 +681,10 @@ def _sparse_losses(y_true, y_pred, from_logits, ignore_class, axis):
             f"target.shape={y_true.shape}, output.shape={y_pred.shape}"
         )
     # Keras casts the labels to int32 (truncating float labels).
-    labels = y_true if jnp.issubdtype(y_true.dtype, jnp.integer) else y_true.astype(jnp.int32)
+    labels = _class_labels(y_true)
     valid = None
     if ignore_class is not None:
-        # Keras compares the labels before the cast with ignore_class cast to y_pred's dtype.
-        # (in the promoted dtype, spelled out so it also runs under strict dtype promotion).
-        common = _checks.result_type(y_true.dtype, y_pred.dtype)
-        valid = y_true.astype(common) != jnp.asarray(ignore_class, common)
+        valid = _not_ignored(y_true, labels, ignore_class, y_pred.dtype)
         labels = jnp.where(valid, labels, _IGNORED)
     if from_logits:
         losses = jaxloss.sparse_softmax_cross_entropy(
@@ -538,6 +704,8 @@ def _sparse_losses(y_true, y_pred, from_logits, ignore_class, axis):
     return jaxloss.categorical_cross_entropy(y_pred, one_hot, axis=ax), valid
 
 
+@_checks.declare(labels="y_true", classes_in="y_pred", class_axis="axis", ignore_index="ignore_class",
+                 probabilities="y_pred", unless="from_logits")
 def sparse_categorical_crossentropy(
     y_true: ArrayLike,
     y_pred: ArrayLike,
@@ -876,6 +1044,7 @@ def categorical_hinge(y_true: ArrayLike, y_pred: ArrayLike) -> jax.Array:
     return jaxloss.categorical_hinge(y_pred, y_true, axis=-1)
 
 
+@_checks.declare(probabilities="y_pred", unless="from_logits")
 def binary_focal_crossentropy(
     y_true: ArrayLike,
     y_pred: ArrayLike,
@@ -942,6 +1111,7 @@ def binary_focal_crossentropy(
     return jnp.mean(losses, axis=axis)
 
 
+@_checks.declare(probabilities="y_pred", unless="from_logits")
 def categorical_focal_crossentropy(
     y_true: ArrayLike,
     y_pred: ArrayLike,
@@ -1054,9 +1224,8 @@ def categorical_generalized_cross_entropy(y_true: ArrayLike, y_pred: ArrayLike, 
     y_pred = _as_pred(y_pred)
     if y_pred.ndim < 1:
         raise ValueError(f"`y_pred` must be at least rank 1 (classes last). Received: y_pred.shape={y_pred.shape}")
-    y_true = jnp.asarray(y_true)
-    # Keras: ops.cast(y_true, "int") (truncation).
-    labels = y_true if jnp.issubdtype(y_true.dtype, jnp.integer) else y_true.astype(jnp.int32)
+    # Keras: ops.cast(y_true, "int") (truncation); integer labels are widened.
+    labels = _class_labels(jnp.asarray(y_true))
     batch = _broadcast_shape(labels, y_pred[..., 0], "y_true", "y_pred without its last axis")
     labels = jnp.broadcast_to(labels, batch)
     probs = jnp.broadcast_to(y_pred, (*batch, y_pred.shape[-1]))
@@ -1214,7 +1383,7 @@ def _circle_labels(labels: ArrayLike, name: str) -> jax.Array:
         labels = labels[:, 0]
     if labels.ndim != 1:
         raise ValueError(f"`{name}` must have shape [N] or [N, 1]. Received: {name}.shape={labels.shape}")
-    return labels if jnp.issubdtype(labels.dtype, jnp.integer) else labels.astype(jnp.int32)
+    return _class_labels(labels)
 
 
 def circle(
@@ -1317,7 +1486,7 @@ def ctc(y_true: ArrayLike, y_pred: ArrayLike) -> jax.Array:
             "Logits `y_pred` are expected to be a tensor of shape `(batch_size, max_length, num_classes)`. "
             f"Received: y_pred.shape={y_pred.shape}"
         )
-    labels = y_true if jnp.issubdtype(y_true.dtype, jnp.integer) else y_true.astype(jnp.int32)
+    labels = _class_labels(y_true)
     # Keras: label_length = sum(y_true != 0); the core uses as many leading labels
     # as there are non-padding entries.
     return jaxloss.ctc(y_pred, labels, label_paddings=labels == 0, blank_id=0)
@@ -1328,6 +1497,7 @@ def ctc(y_true: ArrayLike, y_pred: ArrayLike) -> jax.Array:
 # --------------------------------------------------------------------------
 
 
+@_checks.declare(probabilities="y_pred", unless="from_logits", non_negative=("sample_weight",))
 class BinaryCrossentropy(_KerasLoss):
     """Binary cross-entropy, as ``keras.losses.BinaryCrossentropy``.
 
@@ -1378,6 +1548,7 @@ class BinaryCrossentropy(_KerasLoss):
         return {**super().get_config(), **self._fn_kwargs()}
 
 
+@_checks.declare(probabilities="y_pred", unless="from_logits", non_negative=("sample_weight",))
 class CategoricalCrossentropy(_KerasLoss):
     """Categorical cross-entropy, as ``keras.losses.CategoricalCrossentropy``.
 
@@ -1425,6 +1596,8 @@ class CategoricalCrossentropy(_KerasLoss):
         return {**super().get_config(), **self._fn_kwargs()}
 
 
+@_checks.declare(labels="y_true", classes_in="y_pred", class_axis="axis", ignore_index="ignore_class",
+                 probabilities="y_pred", unless="from_logits", non_negative=("sample_weight",))
 class SparseCategoricalCrossentropy(_KerasLoss):
     """Cross-entropy with integer labels, as ``keras.losses.SparseCategoricalCrossentropy``.
 
@@ -1437,7 +1610,7 @@ class SparseCategoricalCrossentropy(_KerasLoss):
       from_logits: whether ``y_pred`` holds logits (else probabilities).
       ignore_class: optional label whose samples are masked out.
       reduction: as in :class:`BinaryCrossentropy`.
-      axis: the class axis (as in Keras, not part of ``get_config``).
+      axis: the class axis (in ``get_config``, unlike Keras's).
       name: the loss's name.
       dtype: compute dtype of the inputs (default float32).
 
@@ -1471,7 +1644,13 @@ class SparseCategoricalCrossentropy(_KerasLoss):
         return _sparse_losses(y_true, y_pred, self.from_logits, self.ignore_class, self.axis)
 
     def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits, "ignore_class": self.ignore_class}
+        # Keras leaves `axis` out (a saved Keras model reloads with -1); the twin keeps it.
+        return {
+            **super().get_config(),
+            "from_logits": self.from_logits,
+            "ignore_class": self.ignore_class,
+            "axis": self.axis,
+        }
 
 
 class Poisson(_KerasLoss):
@@ -1564,8 +1743,8 @@ class MeanAbsoluteError(_KerasLoss):
 class Huber(_KerasLoss):
     """Huber loss, as ``keras.losses.Huber``: :func:`huber`, then reduced.
 
-    Like Keras, ``get_config()`` holds only ``name`` and ``reduction``
-    (``delta`` is not in it).
+    ``get_config()`` holds ``delta`` as well as ``name`` and ``reduction``
+    (Keras's leaves ``delta`` out, so a saved Keras model reloads with 1.0).
 
     Args:
       delta: the switch point, ``> 0``.
@@ -1594,6 +1773,9 @@ class Huber(_KerasLoss):
     def _fn_kwargs(self):
         return {"delta": self.delta}
 
+    def get_config(self):
+        return {**super().get_config(), **self._fn_kwargs()}
+
 
 class LogCosh(_KerasLoss):
     """Log-cosh loss, as ``keras.losses.LogCosh``: :func:`log_cosh`, then reduced.
@@ -1618,8 +1800,8 @@ class LogCosh(_KerasLoss):
 class CosineSimilarity(_KerasLoss):
     """Negative cosine similarity, as ``keras.losses.CosineSimilarity``: :func:`cosine_similarity`, reduced.
 
-    Like Keras, ``get_config()`` holds only ``name`` and ``reduction``
-    (``axis`` is not in it).
+    ``get_config()`` holds ``axis`` as well as ``name`` and ``reduction``
+    (Keras's leaves ``axis`` out, so a saved Keras model reloads with -1).
 
     Args:
       axis: the vector axis.
@@ -1647,6 +1829,9 @@ class CosineSimilarity(_KerasLoss):
 
     def _fn_kwargs(self):
         return {"axis": self.axis}
+
+    def get_config(self):
+        return {**super().get_config(), **self._fn_kwargs()}
 
 
 class Hinge(_KerasLoss):
@@ -1711,6 +1896,7 @@ class CategoricalHinge(_KerasLoss):
         super().__init__(name, reduction, dtype)
 
 
+@_checks.declare(probabilities="y_pred", unless="from_logits", non_negative=("sample_weight",))
 class BinaryFocalCrossentropy(_KerasLoss):
     """Binary focal cross-entropy, as ``keras.losses.BinaryFocalCrossentropy``.
 
@@ -1771,6 +1957,7 @@ class BinaryFocalCrossentropy(_KerasLoss):
         return {**super().get_config(), **self._fn_kwargs()}
 
 
+@_checks.declare(probabilities="y_pred", unless="from_logits", non_negative=("sample_weight",))
 class CategoricalFocalCrossentropy(_KerasLoss):
     """Categorical focal cross-entropy, as ``keras.losses.CategoricalFocalCrossentropy``.
 
@@ -1960,7 +2147,8 @@ class Dice(_KerasLoss):
         dtype: Any = None,
     ):
         super().__init__(name, reduction, dtype)
-        self.axis = axis
+        # A saved config holds a tuple `axis` as a list; stored as a tuple so get_config round-trips.
+        self.axis = tuple(axis) if isinstance(axis, list) else axis
 
     def _fn_kwargs(self):
         return {"axis": self.axis}
@@ -2004,7 +2192,8 @@ class Tversky(_KerasLoss):
         super().__init__(name, reduction, dtype)
         self.alpha = alpha
         self.beta = beta
-        self.axis = axis
+        # A saved config holds a tuple `axis` as a list; stored as a tuple so get_config round-trips.
+        self.axis = tuple(axis) if isinstance(axis, list) else axis
 
     def _fn_kwargs(self):
         return {"alpha": self.alpha, "beta": self.beta, "axis": self.axis}
@@ -2097,3 +2286,5 @@ for _name in __all__:
     if inspect.isfunction(globals()[_name]):
         globals()[_name] = _checks.speaking(globals()[_name], **_ARGUMENT_NAMES)
 del _name
+
+_install_keras_registration()

@@ -252,6 +252,82 @@ def test_sparse_categorical_crossentropy(from_logits, ignore_class):
         _close(jk.sparse_categorical_crossentropy(y_true, y_pred, **kw), theirs)
 
 
+# Integer labels of any dtype give the values of int32 labels (and Keras's):
+# name -> (label dtype, number of classes, label values, ignore classes to try)
+LABEL_DTYPES = {
+    # int8 labels index more than 127 classes
+    "int8_200": (np.int8, 200, [0, 5, 127, 100, 3, 126], [None, 5, 127, -1, 200]),
+    # 156 is -100 modulo 256: an ignore_class of -100 must not match it
+    "uint8_300": (np.uint8, 300, [0, 255, 156, 17, 255, 200], [None, 255, -100, 156, 300]),
+    "int16_40000": (np.int16, 40000, [0, 32767, 129, 20000, 40, 32767], [None, 32767, 129, -1, 40000]),
+}
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize("case", list(LABEL_DTYPES))
+def test_sparse_integer_label_dtypes(case, from_logits):
+    dtype, num_classes, values, ignores = LABEL_DTYPES[case]
+    rng = np.random.default_rng(7)
+    logits = (2.0 * rng.normal(size=(len(values), num_classes))).astype(np.float32)
+    y_pred = logits if from_logits else np.asarray(jax.nn.softmax(logits, -1))
+    narrow = np.array(values, dtype)
+    wide = narrow.astype(np.int32)
+    assert np.array_equal(wide, values)  # the values fit the narrow dtype
+    for ignore_class in ignores:
+        kw = {"from_logits": from_logits, "ignore_class": ignore_class}
+        ours = jk.sparse_categorical_crossentropy(narrow, y_pred, **kw)
+        np.testing.assert_array_equal(ours, jk.sparse_categorical_crossentropy(wide, y_pred, **kw))
+        assert np.all(np.isfinite(ours)), (case, ignore_class)
+        ignored = np.array(values) == ignore_class
+        assert np.all((np.asarray(ours) == 0) >= ignored)  # ignored examples give 0 ...
+        assert np.all(np.asarray(ours)[~ignored] > 0)  # ... and only they
+        _close(ours, keras.losses.sparse_categorical_crossentropy(narrow, y_pred, **kw), rtol=1e-5)
+        _close(ours, keras.losses.sparse_categorical_crossentropy(wide, y_pred, **kw), rtol=1e-5)
+        # the class (it casts y_true to float32 first, as Keras) and its mask
+        for reduction in ("sum_over_batch_size", "mean_with_sample_weight", None):
+            loss = jk.SparseCategoricalCrossentropy(reduction=reduction, **kw)
+            theirs = keras.losses.SparseCategoricalCrossentropy(reduction=reduction, **kw)
+            _close(loss(narrow, y_pred), loss(wide, y_pred), rtol=0)
+            _close(loss(narrow, y_pred), theirs(narrow, y_pred), rtol=1e-5)
+        # under jit, and the gradient: the same as with int32 labels
+        grad = jax.jit(jax.grad(lambda z, y, kw=kw: jnp.sum(jk.sparse_categorical_crossentropy(y, z, **kw))))
+        np.testing.assert_array_equal(grad(y_pred, narrow), grad(y_pred, wide))
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_sparse_label_dtype_out_of_range_and_non_integer_ignore(from_logits):
+    # int8 -1 is out of range (nan) also with 200 classes; an ignore_class
+    # that is no integer, or outside the label dtype's range, ignores nothing.
+    logits = (2.0 * _RNG.normal(size=(3, 200))).astype(np.float32)
+    y_pred = logits if from_logits else np.asarray(jax.nn.softmax(logits, -1))
+    labels = np.array([-1, 150 - 256, 3], np.int8)  # -106: not 150
+    ours = np.asarray(jk.sparse_categorical_crossentropy(labels, y_pred, from_logits=from_logits))
+    assert np.isnan(ours[0]) and np.isnan(ours[1]) and np.isfinite(ours[2])
+    for ignore_class in (2.5, 3.0, 2**40):
+        kw = {"from_logits": from_logits, "ignore_class": ignore_class}
+        got = np.asarray(jk.sparse_categorical_crossentropy(labels[2:], y_pred[2:], **kw))
+        theirs = keras.losses.sparse_categorical_crossentropy(labels[2:], y_pred[2:], **kw)
+        _close(got, theirs, rtol=1e-5)
+        assert (got[0] == 0) == (ignore_class == 3.0)
+
+
+def test_generalized_cross_entropy_and_circle_label_dtypes():
+    probs = _RNG.uniform(0.01, 1.0, (4, 300)).astype(np.float32)
+    probs /= probs.sum(-1, keepdims=True)
+    for dtype, values in ((np.int8, [0, 127, 64, 3]), (np.uint8, [255, 156, 0, 200]), (np.int16, [299, 1, 0, 130])):
+        narrow = np.array(values, dtype)
+        ours = jk.categorical_generalized_cross_entropy(narrow, probs, q=0.4)
+        wide = jk.categorical_generalized_cross_entropy(narrow.astype(np.int32), probs, q=0.4)
+        np.testing.assert_array_equal(ours, wide)
+        _close(ours, keras.losses.categorical_generalized_cross_entropy(narrow, probs, q=0.4), rtol=1e-5)
+        emb = _RNG.normal(size=(4, 3)).astype(np.float32)
+        emb /= np.linalg.norm(emb, axis=-1, keepdims=True)
+        labels = np.array([values[0], values[0], values[1], values[2]], dtype)
+        ours = jk.circle(labels, emb, gamma=2.0)
+        np.testing.assert_array_equal(ours, jk.circle(labels.astype(np.int32), emb, gamma=2.0))
+        _close(ours, keras.losses.circle(labels, emb, gamma=2.0), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("from_logits", [False, True])
 def test_sparse_axis(from_logits):
     # Keras checks labels against y_pred.shape[:-1] and one-hots along `axis`:
@@ -549,11 +625,25 @@ def test_get_config(name, kwargs):
     assert_config_like_keras(name, kwargs)
 
 
+# Constructor arguments (with their defaults) that Keras's get_config leaves
+# out, so that a saved Keras model reloads without them; the twins keep them.
+KEPT_BEYOND_KERAS = {
+    "Huber": {"delta": 1.0},
+    "CosineSimilarity": {"axis": -1},
+    "SparseCategoricalCrossentropy": {"axis": -1},
+}
+
+
 def assert_config_like_keras(name, kwargs):
-    """Same get_config, name, reduction and dtype as Keras, and a from_config round trip."""
+    """Keras's get_config (plus what Keras drops), name, reduction and dtype, and a from_config round trip."""
     theirs = getattr(keras.losses, name)(**kwargs)
     ours = getattr(jk, name)(**kwargs)
-    assert ours.get_config() == theirs.get_config()
+    kept = {k: kwargs.get(k, default) for k, default in KEPT_BEYOND_KERAS.get(name, {}).items()}
+    assert ours.get_config() == {**theirs.get_config(), **kept}
+    for key in kept:
+        assert key not in theirs.get_config()
+    # Keras's class takes the twin's config
+    assert getattr(keras.losses, name).from_config(ours.get_config()).get_config() == theirs.get_config()
     assert ours.name == theirs.name and ours.reduction == theirs.reduction and ours.dtype == theirs.dtype
     again = getattr(jk, name).from_config(ours.get_config())
     assert again.get_config() == ours.get_config()

@@ -18,7 +18,12 @@ import pytest
 
 from jaxloss.compat import keras as jk  # noqa: E402
 from tests.helpers import jit_grad
-from tests.reference.test_compat_keras import REDUCTIONS, _close, _keras_or_error, assert_config_like_keras  # noqa: E402
+from tests.reference.test_compat_keras_classification import (  # noqa: E402
+    REDUCTIONS,
+    _close,
+    _keras_or_error,
+    assert_config_like_keras,
+)
 
 _RNG = np.random.default_rng(7)
 B, K = 4, 5

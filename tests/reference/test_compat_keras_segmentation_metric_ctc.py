@@ -1,4 +1,5 @@
-"""The generalized cross-entropy, percentage, log-error, segmentation, metric, CTC and focal twins of ``jaxloss.compat.keras`` against Keras 3 (JAX backend).
+"""The generalized cross-entropy, percentage, log-error, segmentation, metric,
+CTC and focal twins of ``jaxloss.compat.keras`` against Keras 3 (JAX backend).
 
 ``CategoricalGeneralizedCrossEntropy``, ``MeanAbsolutePercentageError``,
 ``MeanSquaredLogarithmicError``, ``Dice``, ``Tversky``, ``Circle``, ``CTC``
@@ -19,7 +20,12 @@ import pytest
 
 from jaxloss.compat import keras as jk  # noqa: E402
 from tests.helpers import jit_grad
-from tests.reference.test_compat_keras import REDUCTIONS, _close, _keras_or_error, assert_config_like_keras  # noqa: E402
+from tests.reference.test_compat_keras_classification import (  # noqa: E402
+    REDUCTIONS,
+    _close,
+    _keras_or_error,
+    assert_config_like_keras,
+)
 
 TOL = {"rtol": 1e-5}
 # Where a loss is a difference of near-equal float32 terms (Keras's
@@ -261,6 +267,34 @@ def test_ctc():
     ]
     for y_true, y_pred in cases:
         _close(jk.ctc(y_true, y_pred), _keras_ctc(y_true, y_pred), **TOL)
+
+
+@pytest.mark.parametrize(
+    "dtype, num_classes, rows",
+    [
+        # int8 labels with more than 127 classes
+        (np.int8, 150, [[127, 3, 100], [1, 0, 0], [126, 126, 0], [5, 127, 1]]),
+        # uint8 labels above 127 (and 156, which is -100 modulo 256)
+        (np.uint8, 300, [[255, 156, 200], [128, 0, 0], [255, 255, 0], [1, 2, 3]]),
+        (np.int16, 40000, [[32767, 129, 20000], [39, 0, 0], [300, 300, 0], [32767, 1, 2]]),
+    ],
+)
+def test_ctc_integer_label_dtypes(dtype, num_classes, rows):
+    rng = np.random.default_rng(12)
+    y_pred = (2.0 * rng.normal(size=(B, 7, num_classes))).astype(np.float32)
+    narrow = np.array(rows, dtype)
+    wide = narrow.astype(np.int32)
+    assert np.array_equal(wide, rows)
+    ours = jk.ctc(narrow, y_pred)
+    assert np.all(np.isfinite(ours))
+    np.testing.assert_array_equal(ours, jk.ctc(wide, y_pred))
+    _close(ours, _keras_ctc(wide, y_pred), **TOL)
+    _close(ours, _keras_ctc(narrow, y_pred), **TOL)
+    loss = jk.CTC(reduction="sum")
+    _close(loss(narrow, y_pred), loss(wide, y_pred), rtol=0)
+    _close(loss(narrow, y_pred), keras.losses.CTC(reduction="sum")(wide, y_pred), **TOL)
+    grad = jax.jit(jax.grad(lambda z, y: jnp.sum(jk.ctc(y, z))))
+    np.testing.assert_array_equal(grad(y_pred, narrow), grad(y_pred, wide))
 
 
 def test_ctc_infeasible_is_inf():

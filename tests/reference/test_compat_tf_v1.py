@@ -746,6 +746,36 @@ def test_new_losses_value_errors_like_tf(name):
             jax.jit(lambda kw=kw, y=y, p=p: getattr(tf_v1, name)(y, p, **kw))()
 
 
+@pytest.mark.parametrize(
+    "dtype, num_classes, values",
+    [
+        (np.int8, 200, [0, 127, 5, 100]),  # int8 labels index more than 127 classes
+        (np.uint8, 300, [255, 156, 0, 200]),  # uint8 labels above 127
+        (np.int16, 40000, [32767, 129, 20000, 0]),
+    ],
+)
+def test_sparse_softmax_integer_label_dtypes(dtype, num_classes, values):
+    # TF takes int32/int64 labels only; the twin takes any integer dtype and
+    # gives the values of int32 labels, and TF's on the same values.
+    rng = np.random.default_rng(19)
+    logits = (2.0 * rng.standard_normal((len(values), num_classes))).astype(np.float32)
+    narrow = np.array(values, dtype)
+    wide = narrow.astype(np.int32)
+    assert np.array_equal(wide, values)
+    w = np.array([1.0, 0.0, 2.0, 0.5], np.float32)
+
+    def build(y, x, w):
+        return {red: L1.sparse_softmax_cross_entropy(y, x, w, reduction=red) for red in REDUCTIONS}
+
+    want = _tf_run(build, wide, logits, w)
+    for red, v in want.items():
+        got = tf_v1.sparse_softmax_cross_entropy(narrow, logits, w, reduction=red)
+        np.testing.assert_array_equal(got, tf_v1.sparse_softmax_cross_entropy(wide, logits, w, reduction=red))
+        np.testing.assert_allclose(got, v, rtol=RTOL, atol=SOFTMAX_ATOL, err_msg=red)
+    grad = jax.jit(jax.grad(lambda x, y: tf_v1.sparse_softmax_cross_entropy(y, x, w)))
+    np.testing.assert_array_equal(grad(logits, narrow), grad(logits, wide))
+
+
 def test_sparse_softmax_label_errors():
     logits = np.zeros((B, C), np.float32)
     labels = np.array([0, 1, 2, 0], np.int32)
