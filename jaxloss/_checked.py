@@ -24,6 +24,7 @@ from jaxloss import _checks
 
 __all__ = ["checked"]
 
+
 def _is_array(x: Any) -> bool:
     return isinstance(x, (jax.Array, np.ndarray, np.generic))
 
@@ -252,7 +253,7 @@ def checked(
        first offending entry at index (1,) (flat index 1) holds 7. (`check` failed)
     """
     if not callable(fn):
-        raise TypeError(f"`fn` must be a callable loss, got {fn!r}.")
+        raise _checks.error(TypeError, f"`fn` must be a callable loss, got {fn!r}.")
     what = {"labels": labels, "probabilities": probabilities, "weights": weights, "finite": finite}
 
     @functools.wraps(fn if inspect.isfunction(fn) else type(fn).__call__)

@@ -134,7 +134,7 @@ def label_dtype(dtype: Any) -> jnp.dtype:
     mod 256) and ``int8`` labels index more than 127 classes.
     """
     dtype = jnp.dtype(dtype)
-    if jax.config.jax_enable_x64 and (dtype.itemsize == 8 or dtype == jnp.uint32):
+    if jax.dtypes.canonicalize_dtype(jnp.int64) == jnp.int64 and (dtype.itemsize == 8 or dtype == jnp.uint32):
         return jnp.dtype(jnp.int64)
     return jnp.dtype(jnp.int32)
 
@@ -303,6 +303,31 @@ def check_range(
         raise error(ValueError, f"`{name}` must lie in {lb}{lo}, {hi}{hb}, got {value!r}.")
 
 
+def is_static_zero(value: Any) -> bool:
+    """True only for a concrete zero option, so that a formula may skip its term."""
+    return not isinstance(value, jax.core.Tracer) and np.ndim(value) == 0 and float(value) == 0.0
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """A static Python (or NumPy) bool option."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise error(TypeError, f"`{name}` must be a bool, got {value!r}.")
+    return bool(value)
+
+
+def check_int(value: Any, name: str, *, allow_none: bool = False, minimum: int | None = None) -> int | None:
+    """A static int option (``None`` too with ``allow_none``), at least ``minimum``."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, jax.core.Tracer):
+        raise error(TypeError, _static_message(name, value))
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise error(TypeError, f"`{name}` must be an int{' or None' if allow_none else ''}, got {value!r}.")
+    if minimum is not None and value < minimum:
+        raise error(ValueError, f"`{name}` must be >= {minimum}, got {value!r}.")
+    return int(value)
+
+
 def class_vector(value: Any, name: str, num_classes: int, dtype: Any, *, low: float | None = 0.0) -> jax.Array:
     """A per-class option (``alpha``, ``class_weights``): a scalar or a ``[C]`` vector, ``>= low``."""
     check_range(value, name, low, per_class=True)
@@ -324,6 +349,34 @@ def as_mask(where: Any, shape: Sequence[int], target: str = "predictions") -> ja
         raise error(TypeError, f"`where` must be a boolean array, got {_describe(where)}.")
     check_broadcastable_to(where, shape, "where", target)
     return jnp.broadcast_to(where, tuple(shape))
+
+
+def reduce_axes(x: jax.Array, axis: Any, name: str) -> tuple[int, ...]:
+    """Normalises a reduction ``axis`` (an int, a tuple of ints or None for all axes) of ``x``.
+
+    Returns the sorted, non-negative axes; raises for a scalar ``x`` (unless
+    ``axis`` is None), an axis out of range, a non-int axis or a repeat.
+    """
+    if axis is None:
+        return tuple(range(x.ndim))
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    if x.ndim == 0:
+        raise error(ValueError,
+            f"`{name}` must have at least one dimension to reduce over `axis`={axis!r}; got a scalar."
+        )
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+            raise error(TypeError, f"`axis` must be an int, a tuple of ints or None, got {axis!r}.")
+        if not -x.ndim <= a < x.ndim:
+            raise error(ValueError,
+                f"`axis`={axis!r} is out of range for `{name}` with {x.ndim} dimension(s), "
+                f"shape {tuple(x.shape)}."
+            )
+        out.append(int(a) % x.ndim)
+    if len(set(out)) != len(out):
+        raise error(ValueError, f"`axis`={axis!r} repeats an axis.")
+    return tuple(sorted(out))
 
 
 def check_labels_in_range(labels: jax.Array, num_classes: int, valid: jax.Array) -> None:
@@ -438,7 +491,7 @@ def loss_report(fn: Any, predictions: Any, targets: Any, options: Mapping[str, A
     if roles.targets == "class_indices":
         labels = as_integer(targets, "targets")
         if ignore is not None:
-            keep = labels != check_ignore_index(ignore, roles.ignore_index or "ignore_index")
+            keep = jnp.not_equal(labels, check_ignore_index(ignore, roles.ignore_index or "ignore_index"))
         if weights is not None:
             cw = jnp.broadcast_to(class_vector(weights, roles.class_weights or "class_weights", num_classes,
                                                jnp.float32), (num_classes,))

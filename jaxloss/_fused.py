@@ -63,67 +63,63 @@ class _Config(NamedTuple):
 # --------------------------------------------------------------------------
 
 
-def _is_static_zero(value: Any) -> bool:
-    return not isinstance(value, jax.core.Tracer) and jnp.ndim(value) == 0 and float(value) == 0.0
-
-
-def _check_scalar_option(value: Any, name: str) -> None:
-    if not isinstance(value, jax.core.Tracer) and jnp.ndim(value) != 0:
-        raise ValueError(f"`{name}` must be a scalar, got shape {jnp.shape(value)}.")
-
-
-def _check_int_option(value: Any, name: str, *, allow_none: bool = True, minimum: int | None = None):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, jnp.integer)):
-        raise TypeError(f"`{name}` must be an int{' or None' if allow_none else ''}, got {value!r}.")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}, got {value!r}.")
-
-
-def _validate(hidden, weight, labels, bias, chunk_size, ignore_index, label_smoothing, z_loss,
-              logit_soft_cap, reduction, weight_layout):
+def _validate(
+    hidden,
+    weight,
+    labels,
+    bias,
+    chunk_size,
+    ignore_index,
+    label_smoothing,
+    z_loss,
+    logit_soft_cap,
+    reduction,
+    weight_layout,
+):
     """Trace-time checks; returns the validated arrays and the vocabulary size."""
     _reduce.check_reduction(reduction)
     if weight_layout not in ("DV", "VD"):
-        raise ValueError(f"`weight_layout` must be 'DV' ([D, V] kernel) or 'VD' ([V, D] "
-                         f"embedding table), got {weight_layout!r}.")
+        raise _checks.error(
+            ValueError,
+            f"`weight_layout` must be 'DV' ([D, V] kernel) or 'VD' ([V, D] embedding table), got {weight_layout!r}.",
+        )
     hidden = _checks.as_float(hidden, "hidden")
     weight = _checks.as_float(weight, "weight")
     labels = _checks.as_integer(labels, "labels")
     if hidden.ndim < 1:
-        raise ValueError("`hidden` must have a feature axis, shape [..., D], got a scalar.")
+        raise _checks.error(ValueError, "`hidden` must have a feature axis, shape [..., D], got a scalar.")
     vd = weight_layout == "VD"
     expected = "[V, D] embedding table (weight_layout='VD')" if vd else "[D, V] kernel (a Flax Dense kernel)"
     if weight.ndim != 2:
-        raise ValueError(f"`weight` must be a 2-D {expected}, got shape {tuple(weight.shape)}.")
+        raise _checks.error(ValueError, f"`weight` must be a 2-D {expected}, got shape {tuple(weight.shape)}.")
     d_axis = 1 if vd else 0
     if weight.shape[d_axis] != hidden.shape[-1]:
         hint = "" if vd else " For a tied [V, D] embedding table pass weight_layout='VD'."
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             f"`weight` must be a {expected} with D = hidden.shape[-1] = {hidden.shape[-1]}, got "
-            f"shape {tuple(weight.shape)}.{hint}"
+            f"shape {tuple(weight.shape)}.{hint}",
         )
     num_classes = weight.shape[1 - d_axis]
     if num_classes == 0:
-        raise ValueError(f"`weight` must have at least one class (V > 0), got shape {tuple(weight.shape)}.")
+        raise _checks.error(
+            ValueError, f"`weight` must have at least one class (V > 0), got shape {tuple(weight.shape)}."
+        )
     if tuple(labels.shape) != tuple(hidden.shape[:-1]):
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             f"`labels` must have the shape of `hidden` without its last axis, "
-            f"{tuple(hidden.shape[:-1])}, got {tuple(labels.shape)}."
+            f"{tuple(hidden.shape[:-1])}, got {tuple(labels.shape)}.",
         )
     if bias is not None:
         bias = _checks.as_float(bias, "bias")
         if tuple(bias.shape) != (num_classes,):
-            raise ValueError(f"`bias` must have shape (V,) = ({num_classes},), got {tuple(bias.shape)}.")
-    _check_int_option(chunk_size, "chunk_size", minimum=1)
-    _check_int_option(ignore_index, "ignore_index")
-    _check_scalar_option(label_smoothing, "label_smoothing")
+            raise _checks.error(ValueError, f"`bias` must have shape (V,) = ({num_classes},), got {tuple(bias.shape)}.")
+    _checks.check_int(chunk_size, "chunk_size", allow_none=True, minimum=1)
+    _checks.check_ignore_index(ignore_index)
     _checks.check_range(label_smoothing, "label_smoothing", 0.0, 1.0)
-    _check_scalar_option(z_loss, "z_loss")
     _checks.check_range(z_loss, "z_loss", 0.0)
     if logit_soft_cap is not None:
-        _check_scalar_option(logit_soft_cap, "logit_soft_cap")
         _checks.check_range(logit_soft_cap, "logit_soft_cap", 0.0, low_open=True)
     return hidden, weight, labels, bias, num_classes
 
@@ -143,8 +139,7 @@ def _auto_chunk(num_tokens: int, dim: int, vocab: int) -> int:
 
 
 def _dot(a, b, contract_a: int, contract_b: int, acc_dtype):
-    return lax.dot_general(a, b, (((contract_a,), (contract_b,)), ((), ())),
-                           preferred_element_type=acc_dtype)
+    return lax.dot_general(a, b, (((contract_a,), (contract_b,)), ((), ())), preferred_element_type=acc_dtype)
 
 
 def _allreduce(cfg: _Config, x, op):
@@ -198,8 +193,7 @@ def _row_stats(cfg: _Config, s, yy, local_y, opts, cws=()) -> _Rows:
     lse = jnp.where(row_ok, jnp.log(jnp.where(row_ok, sum_exp, 1.0)) + m, 0.0)
     # The target logit: one gather per row on the device that holds the class.
     hit = (local_y >= 0) & (local_y < v_local)
-    picked = jnp.take_along_axis(s, jnp.clip(local_y, 0, v_local - 1)[:, None], axis=-1,
-                                 mode="promise_in_bounds")[:, 0]
+    picked = jnp.take_along_axis(s, jnp.clip(local_y, 0, v_local - 1)[:, None], axis=-1, mode="promise_in_bounds")[:, 0]
     target = _allreduce(cfg, jnp.where(hit, picked, 0.0), lax.psum)
     loss = lse - target
     count = jnp.ones_like(lse)
@@ -484,13 +478,20 @@ def _run(cfg: _Config, mode: str, h2, w, bs, cws, y, coef=None, opts=None, rows=
         out_specs.update(dh=P(tok, None), dw=w_spec)
         if cfg.has_bias:
             out_specs["db"] = P(voc)
-    in_specs = (P(tok, None), w_spec, tuple(P(voc) for _ in bs), tuple(P(voc) for _ in cws), P(tok),
-                P(tok) if jnp.ndim(coef) else P(), (P(), P(), P()), tuple(P(tok) for _ in rows))
+    in_specs = (
+        P(tok, None),
+        w_spec,
+        tuple(P(voc) for _ in bs),
+        tuple(P(voc) for _ in cws),
+        P(tok),
+        P(tok) if jnp.ndim(coef) else P(),
+        (P(), P(), P()),
+        tuple(P(tok) for _ in rows),
+    )
     # check_vma=False: the collectives are written out by hand (each output is
     # made invariant over the axes its spec leaves out), and this function is
     # never differentiated by autodiff (it sits inside a custom_vjp).
-    sharded = jax.shard_map(fn, mesh=cfg.mesh, in_specs=in_specs, out_specs=out_specs,
-                            check_vma=False)
+    sharded = jax.shard_map(fn, mesh=cfg.mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)
     return sharded(h2, w, bs, cws, y, coef, opts, rows)
 
 
@@ -604,12 +605,40 @@ def _reduce_sum(cfg: _Config, total, y, tw, wy):
     return _safe_div(total, den)
 
 
-def _prepare(hidden, weight, labels, bias, weights, class_weights, chunk_size, ignore_index,
-             label_smoothing, z_loss, logit_soft_cap, reduction, weight_layout, *, mesh=None,
-             token_axis=None, vocab_axis=None, num_vocab_shards=1, num_token_shards=1):
+def _prepare(
+    hidden,
+    weight,
+    labels,
+    bias,
+    weights,
+    class_weights,
+    chunk_size,
+    ignore_index,
+    label_smoothing,
+    z_loss,
+    logit_soft_cap,
+    reduction,
+    weight_layout,
+    *,
+    mesh=None,
+    token_axis=None,
+    vocab_axis=None,
+    num_vocab_shards=1,
+    num_token_shards=1,
+):
     hidden, weight, labels, bias, v = _validate(
-        hidden, weight, labels, bias, chunk_size, ignore_index, label_smoothing, z_loss,
-        logit_soft_cap, reduction, weight_layout)
+        hidden,
+        weight,
+        labels,
+        bias,
+        chunk_size,
+        ignore_index,
+        label_smoothing,
+        z_loss,
+        logit_soft_cap,
+        reduction,
+        weight_layout,
+    )
     if weights is not None:
         weights = _checks.as_numeric(weights, "weights")
         _checks.check_broadcastable_to(weights, labels.shape, "weights", "labels")
@@ -636,8 +665,8 @@ def _prepare(hidden, weight, labels, bias, weights, class_weights, chunk_size, i
         chunk=int(chunk),
         ignore_index=None if ignore_index is None else int(ignore_index),
         has_bias=bias is not None,
-        smoothing=not _is_static_zero(label_smoothing),
-        zloss=not _is_static_zero(z_loss),
+        smoothing=not _checks.is_static_zero(label_smoothing),
+        zloss=not _checks.is_static_zero(z_loss),
         softcap=logit_soft_cap is not None,
         num_classes=int(v),
         acc_dtype=jnp.dtype(acc),
@@ -681,8 +710,13 @@ def _vocabulary_size(arguments) -> int | None:
     return int(weight.shape[0] if arguments.get("weight_layout") == "VD" else weight.shape[1])
 
 
-@_checks.declare(labels="labels", num_classes=_vocabulary_size, ignore_index="ignore_index",
-                 class_weights="class_weights", non_negative=("weights", "class_weights"))
+@_checks.declare(
+    labels="labels",
+    num_classes=_vocabulary_size,
+    ignore_index="ignore_index",
+    class_weights="class_weights",
+    non_negative=("weights", "class_weights"),
+)
 def fused_linear_cross_entropy(
     hidden: ArrayLike,
     weight: ArrayLike,
@@ -878,8 +912,21 @@ def fused_linear_cross_entropy(
       Losses in Large-Vocabulary Language Models", 2024
       (https://arxiv.org/abs/2411.09009).
     """
-    return _prepare(hidden, weight, labels, bias, weights, class_weights, chunk_size, ignore_index,
-                    label_smoothing, z_loss, logit_soft_cap, reduction, weight_layout)
+    return _prepare(
+        hidden,
+        weight,
+        labels,
+        bias,
+        weights,
+        class_weights,
+        chunk_size,
+        ignore_index,
+        label_smoothing,
+        z_loss,
+        logit_soft_cap,
+        reduction,
+        weight_layout,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -890,21 +937,21 @@ def fused_linear_cross_entropy(
 def _mesh_axes(mesh, token_axis, vocab_axis):
     """Checks the mesh and axis names; returns (token axes as a tuple or None, sizes)."""
     if not isinstance(mesh, Mesh):
-        raise TypeError(f"`mesh` must be a jax.sharding.Mesh, got {mesh!r}.")
+        raise _checks.error(TypeError, f"`mesh` must be a jax.sharding.Mesh, got {mesh!r}.")
     names = tuple(mesh.axis_names)
     if not isinstance(vocab_axis, str) or vocab_axis not in names:
-        raise ValueError(f"`vocab_axis` must name an axis of `mesh` {names}, got {vocab_axis!r}.")
+        raise _checks.error(ValueError, f"`vocab_axis` must name an axis of `mesh` {names}, got {vocab_axis!r}.")
     if token_axis is None:
         tok = None
     else:
         tok = (token_axis,) if isinstance(token_axis, str) else tuple(token_axis)
         for a in tok:
             if not isinstance(a, str) or a not in names:
-                raise ValueError(f"`token_axis` must name axes of `mesh` {names}, got {token_axis!r}.")
+                raise _checks.error(ValueError, f"`token_axis` must name axes of `mesh` {names}, got {token_axis!r}.")
             if a == vocab_axis:
-                raise ValueError(f"`token_axis` and `vocab_axis` must differ, both hold {a!r}.")
+                raise _checks.error(ValueError, f"`token_axis` and `vocab_axis` must differ, both hold {a!r}.")
         if len(set(tok)) != len(tok):
-            raise ValueError(f"`token_axis` repeats an axis: {token_axis!r}.")
+            raise _checks.error(ValueError, f"`token_axis` repeats an axis: {token_axis!r}.")
     n_vocab = mesh.shape[vocab_axis]
     n_tok = math.prod(mesh.shape[a] for a in tok) if tok else 1
     return tok, n_vocab, n_tok
@@ -977,12 +1024,35 @@ def sharded_fused_linear_cross_entropy(
     vd = weight_layout == "VD"
     v = jnp.shape(weight)[0 if vd else 1] if jnp.ndim(weight) == 2 else None
     if v is not None and v % n_vocab:
-        raise ValueError(f"the vocabulary size V = {v} of `weight` must be a multiple of the size "
-                         f"{n_vocab} of mesh axis `vocab_axis`={vocab_axis!r}.")
+        raise _checks.error(
+            ValueError,
+            f"the vocabulary size V = {v} of `weight` must be a multiple of the size "
+            f"{n_vocab} of mesh axis `vocab_axis`={vocab_axis!r}.",
+        )
     n = math.prod(jnp.shape(labels))
     if n % n_tok:
-        raise ValueError(f"the number of tokens {n} (`labels`.size) must be a multiple of the size "
-                         f"{n_tok} of mesh axes `token_axis`={token_axis!r}.")
-    return _prepare(hidden, weight, labels, bias, weights, class_weights, chunk_size, ignore_index,
-                    label_smoothing, z_loss, logit_soft_cap, reduction, weight_layout, mesh=mesh, token_axis=tok,
-                    vocab_axis=vocab_axis, num_vocab_shards=n_vocab, num_token_shards=n_tok)
+        raise _checks.error(
+            ValueError,
+            f"the number of tokens {n} (`labels`.size) must be a multiple of the size "
+            f"{n_tok} of mesh axes `token_axis`={token_axis!r}.",
+        )
+    return _prepare(
+        hidden,
+        weight,
+        labels,
+        bias,
+        weights,
+        class_weights,
+        chunk_size,
+        ignore_index,
+        label_smoothing,
+        z_loss,
+        logit_soft_cap,
+        reduction,
+        weight_layout,
+        mesh=mesh,
+        token_axis=tok,
+        vocab_axis=vocab_axis,
+        num_vocab_shards=n_vocab,
+        num_token_shards=n_tok,
+    )

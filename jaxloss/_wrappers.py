@@ -60,22 +60,23 @@ def _check_options(fn: Callable[..., Any], options: dict[str, Any]) -> None:
         unknown = sorted(set(options) - set(keywords))
         if unknown:
             name = getattr(fn, "__name__", repr(fn))
-            raise _checks.error(TypeError,
-                f"`{unknown[0]}` is not an option of {name}; its options are: "
-                f"{', '.join(keywords) or 'none'}."
+            raise _checks.error(
+                TypeError,
+                f"`{unknown[0]}` is not an option of {name}; its options are: {', '.join(keywords) or 'none'}.",
             )
     for key, value in options.items():
         if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(value)):
-            raise _checks.error(TypeError,
+            raise _checks.error(
+                TypeError,
                 f"`{key}` is a traced value, but the options of a Loss are static (it is hashable, a "
                 f"`jit` static argument): pass a Python number or a concrete array, or call the core "
-                f"function directly inside the traced code."
+                f"function directly inside the traced code.",
             )
         try:
             _freeze(value)
         except TypeError:
-            raise _checks.error(TypeError,
-                f"`{key}` must be hashable (a number, string, tuple or array), got {value!r}."
+            raise _checks.error(
+                TypeError, f"`{key}` must be hashable (a number, string, tuple or array), got {value!r}."
             ) from None
 
 
@@ -224,7 +225,7 @@ class Loss:
         if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
             return NotImplemented
         if scale == 0:
-            raise ZeroDivisionError("a Loss divided by zero")
+            raise _checks.error(ZeroDivisionError, "a `Loss` divided by zero.")
         return self * (1.0 / float(scale))
 
     def __eq__(self, other: Any) -> bool:

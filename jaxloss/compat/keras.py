@@ -164,9 +164,10 @@ _IGNORED = int(np.iinfo(np.int32).min)
 
 def _standardize_reduction(reduction: Any) -> Any:
     if reduction not in _REDUCTIONS:
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             "Invalid value for argument `reduction`. Expected one of "
-            f"{set(_REDUCTIONS)}. Received: reduction={reduction!r}"
+            f"{set(_REDUCTIONS)}. Received: reduction={reduction!r}",
         )
     return reduction
 
@@ -217,10 +218,11 @@ def _broadcast_shape(a: jax.Array, b: jax.Array, name_a: str, name_b: str) -> tu
     try:
         return tuple(np.broadcast_shapes(tuple(a.shape), tuple(b.shape)))
     except ValueError:
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             f"`{name_a}` of shape {tuple(a.shape)} and `{name_b}` of shape {tuple(b.shape)} do not "
             "broadcast together (Keras multiplies them with numpy broadcasting, aligned on the "
-            "last axis, after squeezing or expanding a last axis of size 1)."
+            "last axis, after squeezing or expanding a last axis of size 1).",
         ) from None
 
 
@@ -538,9 +540,10 @@ def binary_crossentropy(
     y_pred = _as_pred(y_pred)
     y_true = jnp.asarray(y_true).astype(y_pred.dtype)
     if y_true.shape != y_pred.shape:
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             "Arguments `target` and `output` must have the same shape. "
-            f"Received: target.shape={y_true.shape}, output.shape={y_pred.shape}"
+            f"Received: target.shape={y_true.shape}, output.shape={y_pred.shape}",
         )
     core = jaxloss.sigmoid_binary_cross_entropy if from_logits else jaxloss.binary_cross_entropy
     return jnp.mean(core(y_pred, y_true, label_smoothing=label_smoothing), axis=axis)
@@ -585,18 +588,20 @@ def categorical_crossentropy(
       Array([0.0513, 2.303 ], dtype=float32)
     """
     if isinstance(axis, bool):
-        raise ValueError(f"`axis` must be of type `int`. Received: axis={axis} of type {type(axis)}")
+        raise _checks.error(ValueError, f"`axis` must be of type `int`. Received: axis={axis} of type {type(axis)}")
     y_pred = _as_pred(y_pred)
     y_true = jnp.asarray(y_true).astype(y_pred.dtype)
     if y_true.shape != y_pred.shape:
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             "Arguments `target` and `output` must have the same shape. "
-            f"Received: target.shape={y_true.shape}, output.shape={y_pred.shape}"
+            f"Received: target.shape={y_true.shape}, output.shape={y_pred.shape}",
         )
     if y_pred.ndim < 1:
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             "Arguments `target` and `output` must be at least rank 1. "
-            f"Received: target.shape={y_true.shape}, output.shape={y_pred.shape}"
+            f"Received: target.shape={y_true.shape}, output.shape={y_pred.shape}",
         )
     if y_pred.shape[-1] == 1:
         warnings.warn(
@@ -607,7 +612,7 @@ def categorical_crossentropy(
             stacklevel=2,
         )
     ax = _checks.check_axis(y_pred, axis, "y_pred")
-    if y_pred.shape[ax] != y_pred.shape[-1] and not _is_static_zero(label_smoothing):
+    if y_pred.shape[ax] != y_pred.shape[-1] and not _checks.is_static_zero(label_smoothing):
         # Keras smooths with the size of the last axis even when `axis` is another
         # one: label conversion, then no smoothing in the core.
         _checks.check_range(label_smoothing, "label_smoothing", 0.0, 1.0)
@@ -615,10 +620,6 @@ def categorical_crossentropy(
         label_smoothing = 0.0
     core = jaxloss.softmax_cross_entropy if from_logits else jaxloss.categorical_cross_entropy
     return core(y_pred, y_true, axis=ax, label_smoothing=label_smoothing)
-
-
-def _is_static_zero(value: Any) -> bool:
-    return not isinstance(value, jax.core.Tracer) and not np.any(np.asarray(value))
 
 
 def _class_labels(y_true: jax.Array) -> jax.Array:
@@ -661,24 +662,28 @@ def _sparse_losses(y_true, y_pred, from_logits, ignore_class, axis):
     y_pred = _as_pred(y_pred)
     y_true = jnp.asarray(y_true)
     if y_pred.ndim < 1:
-        raise ValueError(f"Argument `output` must be at least rank 1. Received: output.shape={y_pred.shape}")
+        raise _checks.error(
+            ValueError, f"Argument `output` must be at least rank 1. Received: output.shape={y_pred.shape}"
+        )
     ax = _checks.check_axis(y_pred, axis, "y_pred")
     if y_true.ndim == y_pred.ndim and y_true.shape[ax] == 1:
         y_true = jnp.squeeze(y_true, ax)
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
         y_true = jnp.squeeze(y_true, -1)
     if y_true.shape != y_pred.shape[:-1]:
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             "Arguments `target` and `output` must have the same shape up until the last dimension: "
-            f"target.shape={y_true.shape}, output.shape={y_pred.shape}"
+            f"target.shape={y_true.shape}, output.shape={y_pred.shape}",
         )
     if len(set(y_pred.shape[ax:])) > 1:
         # Keras checks the labels against y_pred.shape[:-1] but puts the one-hot
         # on `axis`; the two agree only when the trailing sizes are equal.
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             f"With axis={axis}, Keras needs y_pred.shape[{ax}:] to be equal sizes so that labels "
             f"of shape y_pred.shape[:-1] line up with the class axis. Received: "
-            f"target.shape={y_true.shape}, output.shape={y_pred.shape}"
+            f"target.shape={y_true.shape}, output.shape={y_pred.shape}",
         )
     # Keras casts the labels to int32 (truncating float labels).
     labels = _class_labels(y_true)
@@ -704,8 +709,14 @@ def _sparse_losses(y_true, y_pred, from_logits, ignore_class, axis):
     return jaxloss.categorical_cross_entropy(y_pred, one_hot, axis=ax), valid
 
 
-@_checks.declare(labels="y_true", classes_in="y_pred", class_axis="axis", ignore_index="ignore_class",
-                 probabilities="y_pred", unless="from_logits")
+@_checks.declare(
+    labels="y_true",
+    classes_in="y_pred",
+    class_axis="axis",
+    ignore_index="ignore_class",
+    probabilities="y_pred",
+    unless="from_logits",
+)
 def sparse_categorical_crossentropy(
     y_true: ArrayLike,
     y_pred: ArrayLike,
@@ -953,11 +964,12 @@ def _check_cosine_broadcast(y_true, y_pred, shape, axis) -> None:
     for x, name in ((y_true, "y_true"), (y_pred, "y_pred")):
         own = axis % x.ndim if x.ndim and -x.ndim <= axis < x.ndim else None
         if own is None or own + nd - x.ndim != target or x.shape[own] != shape[target]:
-            raise ValueError(
+            raise _checks.error(
+                ValueError,
                 f"cosine_similarity with axis={axis}: `{name}` of shape {tuple(x.shape)} would be "
                 f"broadcast to {shape} along the vector axis (or `axis` names another dimension in "
                 "it); Keras normalises each input along `axis` before broadcasting, which is not a "
-                "cosine similarity and is not supported. Broadcast the inputs first."
+                "cosine similarity and is not supported. Broadcast the inputs first.",
             )
 
 
@@ -1096,9 +1108,10 @@ def binary_focal_crossentropy(
     y_pred = _as_pred(y_pred)
     y_true = jnp.asarray(y_true).astype(y_pred.dtype)
     if y_true.shape != y_pred.shape:
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             "Arguments `target` and `output` must have the same shape. "
-            f"Received: target.shape={y_true.shape}, output.shape={y_pred.shape}"
+            f"Received: target.shape={y_true.shape}, output.shape={y_pred.shape}",
         )
     core = jaxloss.sigmoid_focal_loss if from_logits else jaxloss.binary_focal_cross_entropy
     losses = core(
@@ -1163,7 +1176,7 @@ def categorical_focal_crossentropy(
       Array([2.634e-04, 6.759e-01], dtype=float32)
     """
     if isinstance(axis, bool):
-        raise ValueError(f"`axis` must be of type `int`. Received: axis={axis} of type {type(axis)}")
+        raise _checks.error(ValueError, f"`axis` must be of type `int`. Received: axis={axis} of type {type(axis)}")
     y_pred = _as_pred(y_pred)
     y_true = jnp.asarray(y_true).astype(y_pred.dtype)
     if y_pred.ndim >= 1 and y_pred.shape[-1] == 1:
@@ -1176,12 +1189,13 @@ def categorical_focal_crossentropy(
         )
     ax = _checks.check_axis(y_pred, axis, "y_pred")
     if np.ndim(alpha) > 0 and ax != y_pred.ndim - 1:
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             f"A per-class `alpha` needs the class axis to be the last one (Keras multiplies `alpha` "
             f"along the last axis). Received: alpha of shape {np.shape(alpha)}, axis={axis}, "
-            f"y_pred.shape={y_pred.shape}"
+            f"y_pred.shape={y_pred.shape}",
         )
-    if y_true.ndim >= 1 and y_true.shape[-1] != y_pred.shape[ax] and not _is_static_zero(label_smoothing):
+    if y_true.ndim >= 1 and y_true.shape[-1] != y_pred.shape[ax] and not _checks.is_static_zero(label_smoothing):
         # Keras smooths with the size of the last axis of y_true: label
         # conversion here, no smoothing in the core.
         _checks.check_range(label_smoothing, "label_smoothing", 0.0, 1.0)
@@ -1223,7 +1237,9 @@ def categorical_generalized_cross_entropy(y_true: ArrayLike, y_pred: ArrayLike, 
     """
     y_pred = _as_pred(y_pred)
     if y_pred.ndim < 1:
-        raise ValueError(f"`y_pred` must be at least rank 1 (classes last). Received: y_pred.shape={y_pred.shape}")
+        raise _checks.error(
+            ValueError, f"`y_pred` must be at least rank 1 (classes last). Received: y_pred.shape={y_pred.shape}"
+        )
     # Keras: ops.cast(y_true, "int") (truncation); integer labels are widened.
     labels = _class_labels(jnp.asarray(y_true))
     batch = _broadcast_shape(labels, y_pred[..., 0], "y_true", "y_pred without its last axis")
@@ -1290,10 +1306,11 @@ def _overlap_inputs(y_true: ArrayLike, y_pred: ArrayLike, fn: str):
     y_pred = _as_pred(y_pred)
     y_true = jnp.asarray(y_true).astype(y_pred.dtype)
     if y_true.shape != y_pred.shape:
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             f"{fn}: `y_true` and `y_pred` must have the same shape (Keras sums each of them and "
             "their broadcast product separately, which for other shapes is not an overlap index). "
-            f"Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}"
+            f"Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}",
         )
     return y_true, y_pred
 
@@ -1382,7 +1399,9 @@ def _circle_labels(labels: ArrayLike, name: str) -> jax.Array:
     if labels.ndim == 2 and labels.shape[-1] == 1:
         labels = labels[:, 0]
     if labels.ndim != 1:
-        raise ValueError(f"`{name}` must have shape [N] or [N, 1]. Received: {name}.shape={labels.shape}")
+        raise _checks.error(
+            ValueError, f"`{name}` must have shape [N] or [N, 1]. Received: {name}.shape={labels.shape}"
+        )
     return _class_labels(labels)
 
 
@@ -1477,14 +1496,16 @@ def ctc(y_true: ArrayLike, y_pred: ArrayLike) -> jax.Array:
     y_pred = _as_pred(y_pred)
     y_true = jnp.asarray(y_true)
     if y_true.ndim != 2:
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             "Targets `y_true` are expected to be a tensor of shape `(batch_size, max_length)` in integer "
-            f"format. Received: y_true.shape={y_true.shape}"
+            f"format. Received: y_true.shape={y_true.shape}",
         )
     if y_pred.ndim != 3:
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             "Logits `y_pred` are expected to be a tensor of shape `(batch_size, max_length, num_classes)`. "
-            f"Received: y_pred.shape={y_pred.shape}"
+            f"Received: y_pred.shape={y_pred.shape}",
         )
     labels = _class_labels(y_true)
     # Keras: label_length = sum(y_true != 0); the core uses as many leading labels
@@ -1596,8 +1617,15 @@ class CategoricalCrossentropy(_KerasLoss):
         return {**super().get_config(), **self._fn_kwargs()}
 
 
-@_checks.declare(labels="y_true", classes_in="y_pred", class_axis="axis", ignore_index="ignore_class",
-                 probabilities="y_pred", unless="from_logits", non_negative=("sample_weight",))
+@_checks.declare(
+    labels="y_true",
+    classes_in="y_pred",
+    class_axis="axis",
+    ignore_index="ignore_class",
+    probabilities="y_pred",
+    unless="from_logits",
+    non_negative=("sample_weight",),
+)
 class SparseCategoricalCrossentropy(_KerasLoss):
     """Cross-entropy with integer labels, as ``keras.losses.SparseCategoricalCrossentropy``.
 
@@ -2048,7 +2076,7 @@ class CategoricalGeneralizedCrossEntropy(_KerasLoss):
         dtype: Any = None,
     ):
         if not 0 < q < 1:
-            raise ValueError("q must be in the interval (0, 1)")
+            raise _checks.error(ValueError, "q must be in the interval (0, 1)")
         super().__init__(name, reduction, dtype)
         self.q = q
 
@@ -2279,8 +2307,15 @@ class CTC(_KerasLoss):
 # A core function's error raised inside a twin names the twin's argument
 # (`y_pred`, not `predictions`): every public function runs with these names in force.
 _ARGUMENT_NAMES = dict(
-    predictions="y_pred", probs="y_pred", logits="y_pred", scores="y_pred", distances="y_pred",
-    embeddings="y_pred", log_predictions="y_pred", targets="y_true", labels="y_true",
+    predictions="y_pred",
+    probs="y_pred",
+    logits="y_pred",
+    scores="y_pred",
+    distances="y_pred",
+    embeddings="y_pred",
+    log_predictions="y_pred",
+    targets="y_true",
+    labels="y_true",
 )
 for _name in __all__:
     if inspect.isfunction(globals()[_name]):

@@ -117,9 +117,10 @@ class Reduction:
     def validate(cls, key: Any) -> None:
         """Raises ``ValueError`` unless ``key`` is one of :meth:`all`."""
         if key not in cls.all():
-            raise ValueError(
+            raise _checks.error(
+                ValueError,
                 f"Invalid Reduction Key {key!r} for argument `reduction`: expected one of {cls.all()} "
-                "(the tf_v1.Reduction members)."
+                "(the tf_v1.Reduction members).",
             )
 
 
@@ -135,43 +136,45 @@ _TO_CORE = {
 
 def _not_none(value: Any, name: str) -> None:
     if value is None:
-        raise ValueError(f"Argument `{name}` must not be None.")
+        raise _checks.error(ValueError, f"Argument `{name}` must not be None.")
 
 
 def _check_weights(weights: Any, losses_shape: tuple[int, ...]) -> jax.Array:
     """TensorFlow's ``assert_broadcastable``: rank 0, or same rank with dims 1 or equal."""
     if weights is None:
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             "`weights` must not be None (TensorFlow: 'None values not supported'); "
-            "pass weights=1.0 for unweighted losses."
+            "pass weights=1.0 for unweighted losses.",
         )
     weights = _checks.as_numeric(weights, "weights")
     if weights.ndim == 0:
         return weights
     if weights.ndim != len(losses_shape):
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             f"`weights` can not be broadcast to the losses: `weights` must be a scalar or "
             f"have the rank of the losses, {len(losses_shape)}, got weights.shape="
-            f"{tuple(weights.shape)} and losses.shape={tuple(losses_shape)}."
+            f"{tuple(weights.shape)} and losses.shape={tuple(losses_shape)}.",
         )
     for dim, (w, v) in enumerate(zip(weights.shape, losses_shape, strict=True)):
         if w not in (1, v):
-            raise ValueError(
+            raise _checks.error(
+                ValueError,
                 f"`weights` can not be broadcast to the losses: mismatch at dim {dim}, "
                 f"weights.shape={tuple(weights.shape)}, losses.shape={tuple(losses_shape)} "
-                f"(each dimension of `weights` must be 1 or that of the losses)."
+                f"(each dimension of `weights` must be 1 or that of the losses).",
             )
     return weights
 
 
-def _check_same_shape(
-    logits: jax.Array, labels: jax.Array, labels_name: str, logits_name: str = "logits"
-) -> None:
+def _check_same_shape(logits: jax.Array, labels: jax.Array, labels_name: str, logits_name: str = "logits") -> None:
     # logits.get_shape().assert_is_compatible_with(labels.get_shape())
     if tuple(logits.shape) != tuple(labels.shape):
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             f"`{logits_name}` and `{labels_name}` must have the same shape, got shapes "
-            f"{tuple(logits.shape)} and {tuple(labels.shape)} (incompatible)."
+            f"{tuple(logits.shape)} and {tuple(labels.shape)} (incompatible).",
         )
 
 
@@ -434,15 +437,17 @@ def sparse_softmax_cross_entropy(
         weights = _checks.as_numeric(weights, "weights")
         if weights.ndim - labels.ndim == 1:
             if weights.shape[-1] != 1:
-                raise ValueError(
+                raise _checks.error(
+                    ValueError,
                     f"`weights` of shape {tuple(weights.shape)} has one dimension more than "
-                    f"`labels` {tuple(labels.shape)}, so its last dimension is squeezed and must be 1."
+                    f"`labels` {tuple(labels.shape)}, so its last dimension is squeezed and must be 1.",
                 )
             weights = weights[..., 0]
     if logits.ndim == 0 or tuple(labels.shape) != tuple(logits.shape[:-1]):
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             f"`labels` must have the shape of `logits` without the last (class) dimension, got "
-            f"labels.shape={tuple(labels.shape)} and logits.shape={tuple(logits.shape)}."
+            f"labels.shape={tuple(labels.shape)} and logits.shape={tuple(logits.shape)}.",
         )
     weights = _check_weights(weights, tuple(labels.shape))
     losses = jaxloss.sparse_softmax_cross_entropy(logits, labels)
@@ -723,10 +728,10 @@ def cosine_distance(
     """
     del scope, loss_collection
     if axis is not None and dim is not None:
-        raise ValueError("Cannot specify both 'axis' and 'dim'.")
+        raise _checks.error(ValueError, "Cannot specify both 'axis' and 'dim'.")
     axis = dim if axis is None else axis
     if axis is None:
-        raise ValueError("You must specify argument `axis`.")
+        raise _checks.error(ValueError, "You must specify argument `axis`.")
     labels, predictions = _pair(labels, predictions, reduction)
     ax = _checks.check_axis(predictions, axis, "predictions")
     losses_shape = tuple(1 if i == ax else n for i, n in enumerate(predictions.shape))

@@ -241,10 +241,11 @@ def roc_auc_score(y_pred: ArrayLike, y_true: ArrayLike) -> jax.Array:
     (scores,) = _checks.floats((y_pred, "y_pred"))
     labels = _checks.as_numeric(y_true, "y_true")
     if labels.ndim == 0 or tuple(scores.shape[: labels.ndim]) != tuple(labels.shape):
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             f"`y_true` must have the shape of `y_pred` or a leading part of it (as "
             f"tf.boolean_mask requires), got `y_true` of shape {tuple(labels.shape)} and "
-            f"`y_pred` of shape {tuple(scores.shape)}."
+            f"`y_pred` of shape {tuple(scores.shape)}.",
         )
     # tf.cast(y_true, tf.bool): every non-zero label is a positive.
     nonzero = labels if labels.dtype == jnp.bool_ else labels != 0
@@ -296,15 +297,16 @@ def weak_cross_entropy_2d(
     labels = _checks.as_numeric(y_true, "y_true")
     if num_classes is None:
         if labels.ndim == 0:
-            raise ValueError("`y_true` must have a class axis to infer `num_classes`, got a scalar.")
+            raise _checks.error(ValueError, "`y_true` must have a class axis to infer `num_classes`, got a scalar.")
         num_classes = labels.shape[-1]
     if not isinstance(num_classes, (int, np.integer)) or isinstance(num_classes, bool) or num_classes < 1:
-        raise ValueError(f"`num_classes` must be a positive int, got {num_classes!r}.")
+        raise _checks.error(ValueError, f"`num_classes` must be a positive int, got {num_classes!r}.")
     for x, name in ((logits, "y_pred"), (labels, "y_true")):
         if x.size % num_classes:
-            raise ValueError(
+            raise _checks.error(
+                ValueError,
                 f"`{name}` of shape {tuple(x.shape)} cannot be reshaped to (-1, {num_classes}) "
-                f"(`num_classes`={num_classes})."
+                f"(`num_classes`={num_classes}).",
             )
     logits = logits.reshape(-1, num_classes)
     labels = labels.reshape(-1, num_classes)
@@ -343,8 +345,13 @@ def contrastive_loss(y_pred: ArrayLike, y_true: ArrayLike, margin: float = 1.0) 
 # A core function's error raised inside a twin names the twin's argument
 # (`y_pred`, not `predictions`): every public function runs with these names in force.
 _ARGUMENT_NAMES = dict(
-    predictions="y_pred", probs="y_pred", logits="y_pred", scores="y_pred", distances="y_pred",
-    targets="y_true", labels="y_true",
+    predictions="y_pred",
+    probs="y_pred",
+    logits="y_pred",
+    scores="y_pred",
+    distances="y_pred",
+    targets="y_true",
+    labels="y_true",
 )
 for _name in __all__:
     if inspect.isfunction(globals()[_name]):
