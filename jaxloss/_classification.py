@@ -12,13 +12,15 @@ from jax import lax
 from jaxloss import _checks
 from jaxloss._primitives import (
     clip_straight_through,
+    log1mexp,
     log_clipped,
-    log_sigmoid,
     log_softmax,
     log_sum_exp_shifted,
-    logsumexp,
+    normalize,
+    power,
     row_max,
     safe_mul,
+    sigmoid_focal_weight,
     softmax,
     softplus,
 )
@@ -199,6 +201,11 @@ def sparse_softmax_cross_entropy(
     in_range = (labels >= 0) & (labels < num_classes)
     ignored = (labels == ignore_index) if ignore_index is not None else jnp.zeros(labels.shape, bool)
     _checks.check_labels_in_range(labels, num_classes, ~ignored)
+    if ignore_index is not None:
+        # First where of the double where: an ignored example's logits (which
+        # may hold nan or inf) become 0 before anything reads them, so its
+        # value and every derivative are exactly 0.
+        x = jnp.where(ignored[..., None], jnp.zeros((), x.dtype), x)
 
     # With m the row max and log_s = log(sum(exp(z - m))): lse = m + log_s and
     # nll = log_s - (z_y - m). Subtracting m from the target logit first keeps
@@ -285,30 +292,12 @@ def softmax_focal_loss(
     logits, labels, _ = _dense_inputs(logits, labels, axis, None)
     labels = _smooth_dense(labels, label_smoothing, logits.shape[-1], None)
     log_p = log_softmax(logits, -1)
-    modulating = jnp.exp(safe_mul(jnp.asarray(gamma, logits.dtype), _log1mexp(log_p)))
+    modulating = jnp.exp(safe_mul(jnp.asarray(gamma, logits.dtype), log1mexp(log_p)))
     per_class = modulating * safe_mul(labels, log_p)
     if alpha is not None:
         alpha = _checks.class_vector(alpha, "alpha", logits.shape[-1], logits.dtype)
         per_class = per_class * _along_last(alpha, per_class.ndim)
     return -jnp.sum(per_class, axis=-1)
-
-
-def _log1mexp(log_p: jax.Array) -> jax.Array:
-    """``log(1 - exp(log_p))`` for ``log_p <= 0``, finite even where ``p == 1``."""
-    # Maechler's split: expm1 near 0, log1p further out. Where p rounds to 1
-    # the result is pinned to log(tiny) by a double where, so that neither the
-    # -inf of log(0) nor the ~1/tiny derivatives of the split (whose second
-    # derivative overflows) reach any order of differentiation.
-    tiny = jnp.finfo(log_p.dtype).tiny
-    at_one = log_p >= -tiny
-    v = jnp.where(at_one, -1.0, log_p)
-    near = v > -0.6931472
-    out = jnp.where(
-        near,
-        jnp.log(-jnp.expm1(jnp.where(near, v, -1.0))),
-        jnp.log1p(-jnp.exp(jnp.where(near, -1.0, v))),
-    )
-    return jnp.where(at_one, jnp.log(tiny), out)
 
 
 def poly1_cross_entropy(
@@ -505,16 +494,9 @@ def sigmoid_focal_loss(
         _checks.check_range(alpha, "alpha", 0.0, 1.0)
     logits, labels = _binary_inputs(logits, labels, label_smoothing)
     ce = safe_mul(labels, softplus(-logits)) + safe_mul(1.0 - labels, softplus(logits))
-    # log(1 - p_t) = logsumexp(log y + log sigma(-z), log(1 - y) + log sigma(z)),
-    # with a -inf term (y == 0 or y == 1) dropped before it can meet a zero.
-    has_pos = labels > 0
-    has_neg = labels < 1
-    log_y = jnp.log(jnp.where(has_pos, labels, 1.0))
-    log_1my = jnp.log(jnp.where(has_neg, 1.0 - labels, 1.0))
-    log_pos = jnp.where(has_pos, log_y + log_sigmoid(-logits), -jnp.inf)
-    log_neg = jnp.where(has_neg, log_1my + log_sigmoid(logits), -jnp.inf)
-    log_one_minus_pt = logsumexp(jnp.stack([log_pos, log_neg], axis=-1), -1)
-    modulating = jnp.exp(safe_mul(jnp.asarray(gamma, logits.dtype), log_one_minus_pt))
+    # (1 - p_t) ** gamma from log-sigmoids, with a derivative that stays
+    # finite where the cross-entropy is ~1e38.
+    modulating = sigmoid_focal_weight(logits, labels, jnp.asarray(gamma, logits.dtype))
     loss = safe_mul(modulating, ce)
     if alpha is not None:
         loss = (alpha * labels + (1.0 - alpha) * (1.0 - labels)) * loss
@@ -566,8 +548,7 @@ def categorical_cross_entropy(
     _checks.check_range(epsilon, "epsilon", 0.0, 0.5, high_open=True)
     probs, labels, _ = _dense_inputs(probs, labels, axis, None, pred_name="probs")
     labels = _smooth_dense(labels, label_smoothing, probs.shape[-1], None)
-    total = jnp.sum(probs, axis=-1, keepdims=True)
-    probs = probs / jnp.where(total == 0, 1.0, total)
+    probs = normalize(probs, -1)
     # safe_mul: with epsilon == 0 a zero label meets log(0) = -inf.
     return -jnp.sum(safe_mul(labels, log_clipped(probs, epsilon)), axis=-1)
 
@@ -663,40 +644,6 @@ def log_loss(
 # --------------------------------------------------------------------------
 
 
-def _power_floor(dtype) -> float:
-    """``sqrt(tiny)``: about 1e-19 in float32, 1.5e-154 in float64."""
-    return float(np.sqrt(np.finfo(dtype).tiny))
-
-
-@jax.custom_jvp
-def _power(x: jax.Array, q: jax.Array) -> jax.Array:
-    """``x ** q`` for ``x >= 0``, ``q >= 0``, with derivatives finite at ``x == 0``.
-
-    The derivative ``q x**(q - 1)`` is infinite at ``x == 0`` for ``q < 1``
-    (autodiff gives ``inf``, and ``nan`` once multiplied by a zero); here it
-    is taken at ``max(x, sqrt(tiny))``, so the first derivative is at most
-    ``1 / sqrt(tiny)`` and the second at most ``1 / tiny``: finite to the
-    Hessian in every float dtype, and exact for ``x >= sqrt(tiny)``.
-    """
-    return jnp.power(x, q)
-
-
-@_power.defjvp
-def _power_jvp(primals, tangents):
-    # Autodiff of x ** q is inf (then nan) at x == 0 for q < 1; see docstring.
-    x, q = primals
-    dx, dq = tangents
-    out = _power(x, q)
-    floor = _power_floor(x.dtype)
-    above = x > floor
-    xf = jnp.where(above, x, floor)
-    d_x = q * jnp.power(xf, q - 1.0)
-    # d/dq x**q = x**q log x: 0 at x == 0 (the limit), double where on the log.
-    pos = x > 0
-    d_q = jnp.where(pos, out * jnp.log(jnp.where(pos, x, 1.0)), 0.0)
-    return out, d_x * dx + d_q * dq
-
-
 @_checks.declare(targets="class_indices", labels="labels", classes_in="probs", class_axis="axis", probabilities="probs")
 def generalized_cross_entropy(
     probs: ArrayLike,
@@ -751,7 +698,7 @@ def generalized_cross_entropy(
     safe_labels = jnp.where(in_range, labels, 0)
     p_y = jnp.take_along_axis(x, safe_labels[..., None], axis=-1, mode="promise_in_bounds")[..., 0]
     q = jnp.asarray(q, dtype)
-    loss = (1.0 - _power(p_y, q)) / q
+    loss = (1.0 - power(p_y, q)) / q
     return jnp.where(in_range, loss, jnp.nan)
 
 
@@ -807,7 +754,7 @@ def binary_focal_cross_entropy(
     probs, labels = _binary_inputs(probs, labels, label_smoothing, pred_name="probs")
     bce = _clipped_binary_cross_entropy(probs, labels, epsilon)
     p_t = labels * probs + (1.0 - labels) * (1.0 - probs)
-    loss = _power(1.0 - p_t, jnp.asarray(gamma, probs.dtype)) * bce
+    loss = power(1.0 - p_t, jnp.asarray(gamma, probs.dtype)) * bce
     if alpha is not None:
         loss = (labels * alpha + (1.0 - labels) * (1.0 - alpha)) * loss
     return loss
@@ -869,14 +816,13 @@ def categorical_focal_cross_entropy(
     probs, labels, _ = _dense_inputs(probs, labels, axis, None, pred_name="probs")
     num_classes = probs.shape[-1]
     labels = _smooth_dense(labels, label_smoothing, num_classes, None)
-    total = jnp.sum(probs, axis=-1, keepdims=True)
-    probs = probs / jnp.where(total == 0, 1.0, total)
+    probs = normalize(probs, -1)
     one = jnp.asarray(1.0, probs.dtype)
     eps = jnp.asarray(epsilon, probs.dtype)
     clipped = clip_straight_through(probs, eps, one - eps)
     # safe_mul: with epsilon == 0 a zero label meets log(0) = -inf.
     cce = -safe_mul(labels, jnp.log(clipped))
-    per_class = _power(1.0 - clipped, jnp.asarray(gamma, probs.dtype)) * cce
+    per_class = power(1.0 - clipped, jnp.asarray(gamma, probs.dtype)) * cce
     if alpha is not None:
         alpha = _checks.class_vector(alpha, "alpha", num_classes, probs.dtype)
         per_class = per_class * _along_last(alpha, per_class.ndim)

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxloss import _checks
-from jaxloss._primitives import safe_mul, xlogx
+from jaxloss._primitives import exp_minus_mul, poisson_deviance_log, poisson_deviance_rate, safe_mul, xlogx
 
 ArrayLike = Any
 
@@ -140,8 +140,9 @@ def poisson_nll(
     shape = _checks.elementwise_shape(x, t, "predictions", "targets")
     x, t = jnp.broadcast_to(x, shape), jnp.broadcast_to(t, shape)
     if log_input:
-        # safe_mul: t == 0 with x == -inf is the limit 0, not 0 * inf = nan.
-        loss = jnp.exp(x) - safe_mul(t, x)
+        # t == 0 with x == -inf is the limit 0, not 0 * inf = nan; and where
+        # exp(x) and t * x both overflow, no inf - inf.
+        loss = exp_minus_mul(x, t)
     else:
         # t * log(r + eps), 0 where t == 0 and the log is -inf. The log's
         # argument is replaced there (double-where) so no gradient sees
@@ -153,6 +154,18 @@ def poisson_nll(
     if full:
         big = t > 1
         safe_t = jnp.where(big, t, 2.0)  # double-where: log(t <= 0) never reaches a gradient
-        stirling = safe_t * jnp.log(safe_t) - safe_t + 0.5 * jnp.log(2 * math.pi * safe_t)
-        loss = loss + jnp.where(big, stirling, 0.0)
+        half_log = 0.5 * (math.log(2 * math.pi) + jnp.log(safe_t))  # 2 pi t would overflow at 1e38
+        # With Stirling's t log t - t added, the NLL is the Poisson deviance
+        # (plus half_log): written as such, its large terms (t x and t log t,
+        # 1e40 at t = 1e38) neither cancel nor overflow against each other.
+        if log_input:
+            loss = jnp.where(big, poisson_deviance_log(x, safe_t) + half_log, loss)
+        else:
+            eps = jnp.asarray(epsilon, x.dtype)
+            ok = big & (x + eps > 0)
+            rate = jnp.where(ok, x + eps, safe_t)
+            deviance = poisson_deviance_rate(rate, safe_t) - eps + half_log
+            stirling = safe_t * jnp.log(safe_t) - safe_t + half_log
+            # A non-positive rate keeps the plain formula (and PyTorch's nan).
+            loss = jnp.where(ok, deviance, loss + jnp.where(big, stirling, 0.0))
     return loss

@@ -13,18 +13,29 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 __all__ = [
     "clip_straight_through",
+    "exp_minus_mul",
+    "inverse_scale",
+    "log1mexp",
+    "log_sum_exp",
     "log_sum_exp_shifted",
     "log_clipped",
     "log_sigmoid",
     "log_softmax",
     "logsumexp",
     "log_cosh",
+    "normalize",
+    "poisson_deviance_log",
+    "poisson_deviance_rate",
+    "power",
+    "ratio",
     "row_max",
     "safe_mul",
+    "sigmoid_focal_weight",
     "softplus",
     "xlogx",
     "xlogy",
@@ -37,8 +48,10 @@ __all__ = [
 
 
 def row_max(x: jax.Array, axis: int) -> jax.Array:
-    """The max along ``axis`` (kept), as a constant shift: 0 for an all ``-inf`` row."""
-    m = jnp.max(x, axis=axis, keepdims=True)
+    """The max along ``axis`` (kept), as a constant shift: 0 for an all ``-inf`` or empty row."""
+    # initial=-inf: an empty axis (a batch of 0 references, 0 classes) is an
+    # empty sum downstream (-inf), not an error.
+    m = jnp.max(x, axis=axis, keepdims=True, initial=-jnp.inf)
     return lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0.0))
 
 
@@ -197,6 +210,7 @@ def clip_straight_through(x: jax.Array, low: jax.Array, high: jax.Array) -> jax.
 
 @clip_straight_through.defjvp
 def _clip_st_jvp(primals, tangents):
+    # Exists because jnp.clip's derivative is 0 outside [low, high] (training stalls at p == 0 or 1).
     x, low, high = primals
     dx, _, _ = tangents
     return clip_straight_through(x, low, high), dx
@@ -224,6 +238,7 @@ def softplus(x: jax.Array) -> jax.Array:
 
 @softplus.defjvp
 def _softplus_jvp(primals, tangents):
+    # Exists because autodiff of |x| in the primal gives a wrong second derivative at 0.
     (x,), (dx,) = primals, tangents
     return softplus(x), jax.nn.sigmoid(x) * dx
 
@@ -245,3 +260,285 @@ def _log_cosh_jvp(primals, tangents):
     # d log cosh = tanh: exact at 0 and saturating at +-1 for large |x|.
     (x,), (dx,) = primals, tangents
     return log_cosh(x), jnp.tanh(x) * dx
+
+
+# --------------------------------------------------------------------------
+# exact rescaling: ratios and normalisations of tiny or huge numbers
+# --------------------------------------------------------------------------
+
+
+def inverse_scale(m: jax.Array) -> jax.Array:
+    """A power of two ``r`` with ``m * r`` in ``[1, 2)``, held constant (no gradient).
+
+    Multiplying by ``r`` is exact, so a formula that is homogeneous in its
+    inputs gives the same bits on ``x * r`` as on ``x``, while every
+    intermediate (and every derivative autodiff forms, such as ``y ** -2``
+    for ``x / y``) is of order 1 instead of overflowing or flushing to 0.
+    ``r`` is clamped so that ``r`` and ``1 / r`` are normal numbers (``m * r``
+    is then below 4 at the top of the range); it is 1 where ``m`` is 0 or not
+    finite. It multiplies, never divides: XLA computes a division by a
+    broadcast value as a product with its reciprocal, which flushes to 0 for
+    divisors above ~8.5e37 in float32.
+    """
+    finfo = jnp.finfo(m.dtype)
+    _, e = jnp.frexp(m)  # m = f * 2**e, f in [0.5, 1)
+    e = jnp.clip(e - 1, finfo.minexp, -finfo.minexp)
+    r = jnp.ldexp(jnp.ones((), m.dtype), -e)
+    return lax.stop_gradient(jnp.where((m > 0) & jnp.isfinite(m), r, jnp.ones((), m.dtype)))
+
+
+def ratio(x: jax.Array, y: jax.Array) -> jax.Array:
+    """``x / y`` whose derivatives of every order stay in range for tiny or huge ``y``.
+
+    Both are first multiplied by the power of two that brings ``|y|`` into
+    ``[1, 2)`` (:func:`inverse_scale`), which leaves the quotient's bits
+    unchanged; then the ``y ** -2`` of autodiff is formed of a number near 1,
+    where for ``y ~ 1e-20`` it would overflow (and meet a zero tangent as
+    ``inf * 0``). Multiplied, not divided: XLA rewrites ``(x / c) / (y / c)``
+    as ``(x * c) / (c * y)``, which underflows.
+    """
+    r = inverse_scale(jnp.abs(y))
+    return (x * r) / (y * r)
+
+
+def normalize(x: jax.Array, axis: int = -1) -> jax.Array:
+    """``x / sum(x)`` along ``axis``; a row that sums to 0 is returned unchanged.
+
+    The row is first multiplied by a power of two near the inverse of its sum
+    (:func:`inverse_scale`, exact), so the quotient is bitwise ``x / sum(x)``
+    while autodiff's ``sum ** -2`` is of order 1: a row of ``1e-20`` (whose
+    squared sum flushes to 0) or of ``1e38`` has finite derivatives of every
+    order, and no custom rule is needed.
+    """
+    total = jnp.sum(x, axis=axis, keepdims=True)
+    r = inverse_scale(jnp.abs(total))
+    scaled_total = total * r
+    return (x * r) / jnp.where(scaled_total == 0, jnp.ones((), x.dtype), scaled_total)
+
+
+# --------------------------------------------------------------------------
+# powers of probabilities and log(1 - p)
+# --------------------------------------------------------------------------
+
+
+def _power_floor(dtype) -> float:
+    """``sqrt(tiny)``: about 1e-19 in float32, 1.5e-154 in float64."""
+    return float(np.sqrt(np.finfo(dtype).tiny))
+
+
+@jax.custom_jvp
+def power(x: jax.Array, q: jax.Array) -> jax.Array:
+    """``x ** q`` for ``x >= 0``, ``q >= 0``, with derivatives finite at ``x == 0``.
+
+    The derivative ``q x**(q - 1)`` is infinite at ``x == 0`` for ``q < 1``
+    (autodiff gives ``inf``, and ``nan`` once multiplied by a zero); here it
+    is taken at ``max(x, sqrt(tiny))``, so the first derivative is at most
+    ``1 / sqrt(tiny)`` and the second at most ``1 / tiny``: finite to the
+    Hessian in every float dtype, and exact for ``x >= sqrt(tiny)``.
+    """
+    return jnp.power(x, q)
+
+
+@power.defjvp
+def _power_jvp(primals, tangents):
+    # Exists because autodiff of x ** q is inf (then nan) at x == 0 for q < 1.
+    x, q = primals
+    dx, dq = tangents
+    out = power(x, q)
+    floor = _power_floor(x.dtype)
+    above = x > floor
+    xf = jnp.where(above, x, floor)
+    d_x = q * jnp.power(xf, q - 1.0)
+    # d/dq x**q = x**q log x: 0 at x == 0 (the limit), double where on the log.
+    pos = x > 0
+    d_q = jnp.where(pos, out * jnp.log(jnp.where(pos, x, 1.0)), 0.0)
+    return out, d_x * dx + d_q * dq
+
+
+def log1mexp(log_p: jax.Array) -> jax.Array:
+    """``log(1 - exp(log_p))`` for ``log_p <= 0``, finite even where ``p == 1``."""
+    # Maechler's split: expm1 near 0, log1p further out. Where p rounds to 1
+    # the result is pinned to log(tiny) by a double where, so that neither the
+    # -inf of log(0) nor the ~1/tiny derivatives of the split (whose second
+    # derivative overflows) reach any order of differentiation.
+    tiny = jnp.finfo(log_p.dtype).tiny
+    at_one = log_p >= -tiny
+    v = jnp.where(at_one, -1.0, log_p)
+    near = v > -0.6931472
+    out = jnp.where(
+        near,
+        jnp.log(-jnp.expm1(jnp.where(near, v, -1.0))),
+        jnp.log1p(-jnp.exp(jnp.where(near, -1.0, v))),
+    )
+    return jnp.where(at_one, jnp.log(tiny), out)
+
+
+# --------------------------------------------------------------------------
+# log-sum-exp for recursions (plain autodiff, no custom rule)
+# --------------------------------------------------------------------------
+
+
+def log_sum_exp(x: jax.Array, axis: int = -1) -> jax.Array:
+    """``log(sum(exp(x)))`` along ``axis``; ``-inf`` where every entry is ``-inf``.
+
+    Written so that plain autodiff of any order is finite (double where: the
+    log only ever sees a sum >= 1), rather than through the custom-JVP
+    :func:`logsumexp`: inside ``lax.scan`` the primal of a custom rule is
+    inlined when the scan is linearised, so a second derivative would
+    differentiate ``log(0)`` at unreachable states (the CTC recursion).
+    """
+    m = lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
+    reachable = m > -jnp.inf
+    m = jnp.where(reachable, m, jnp.zeros((), x.dtype))
+    s = jnp.sum(jnp.exp(x - m), axis=axis, keepdims=True)  # in [1, n] where reachable
+    out = jnp.where(reachable, m + jnp.log(jnp.where(reachable, s, jnp.ones((), x.dtype))), -jnp.inf)
+    return jnp.squeeze(out, axis=axis)
+
+
+# --------------------------------------------------------------------------
+# the focal modulating factor of a sigmoid
+# --------------------------------------------------------------------------
+
+
+def _log_one_minus_pt(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """``log(y sigmoid(-z) + (1 - y) sigmoid(z))`` from log-sigmoids, finite for finite ``z``."""
+    # A -inf term (y == 0 or y == 1) is dropped before it can meet a zero.
+    has_pos = labels > 0
+    has_neg = labels < 1
+    log_y = jnp.log(jnp.where(has_pos, labels, 1.0))
+    log_1my = jnp.log(jnp.where(has_neg, 1.0 - labels, 1.0))
+    log_pos = jnp.where(has_pos, log_y + log_sigmoid(-logits), -jnp.inf)
+    log_neg = jnp.where(has_neg, log_1my + log_sigmoid(logits), -jnp.inf)
+    return logsumexp(jnp.stack([log_pos, log_neg], axis=-1), -1)
+
+
+@jax.custom_jvp
+def sigmoid_focal_weight(logits: jax.Array, labels: jax.Array, gamma: jax.Array) -> jax.Array:
+    """``(1 - p_t) ** gamma`` with ``1 - p_t = y sigmoid(-z) + (1 - y) sigmoid(z)``.
+
+    Computed in log space, so it is exact for logits of any magnitude and any
+    ``gamma >= 0`` (1 where ``gamma == 0``). Its derivative in ``z``,
+    ``gamma (1 - 2y) sigmoid(z) sigmoid(-z) (1 - p_t) ** (gamma - 1)``, is
+    formed as one bounded number (at most ``gamma |1 - 2y|`` in size).
+    """
+    return jnp.exp(safe_mul(gamma, _log_one_minus_pt(logits, labels)))
+
+
+@sigmoid_focal_weight.defjvp
+def _sigmoid_focal_weight_jvp(primals, tangents):
+    # Exists because autodiff meets gamma * weight * cotangent (inf at |z| ~ 1e38) with dlog(1-p_t)/dz = 0: nan.
+    z, y, gamma = primals
+    dz, dy, dgamma = tangents
+    log_q = _log_one_minus_pt(z, y)
+    out = jnp.exp(safe_mul(gamma, log_q))
+    finite = jnp.isfinite(log_q)
+    safe_log_q = jnp.where(finite, log_q, 0.0)
+    scaled = (gamma - 1.0) * safe_log_q  # log of (1 - p_t) ** (gamma - 1)
+    ls_pos, ls_neg = log_sigmoid(z), log_sigmoid(-z)
+    # gamma sigmoid(z) sigmoid(-z) (1 - p_t) ** (gamma - 1) as one exp (its
+    # log is <= log(2 gamma)), so that no product of large factors forms first.
+    keep = finite & (gamma > 0)
+    log_gamma = jnp.log(jnp.where(gamma > 0, gamma, 1.0))
+    d_z = (1.0 - 2.0 * y) * jnp.exp(jnp.where(keep, log_gamma + scaled + ls_pos + ls_neg, -jnp.inf))
+    # d(1 - p_t)/dy = sigmoid(-z) - sigmoid(z); infinite (clamped to the float
+    # range) only where 1 - p_t == 0 and gamma < 1, like the derivative of x ** gamma at 0.
+    big = jnp.finfo(out.dtype).max
+    d_y = jnp.exp(jnp.where(finite, scaled + ls_neg, -jnp.inf)) - jnp.exp(jnp.where(finite, scaled + ls_pos, -jnp.inf))
+    d_y = jnp.clip(safe_mul(gamma, d_y), -big, big)
+    d_gamma = jnp.clip(safe_mul(out, log_q), -big, big)
+    return out, d_z * dz + d_y * dy + d_gamma * dgamma
+
+
+# --------------------------------------------------------------------------
+# Poisson negative log-likelihood terms
+# --------------------------------------------------------------------------
+
+
+def _exp_limit(dtype) -> float:
+    """An ``x`` just below where ``exp(x)`` overflows (88.72 in float32)."""
+    return float(np.log(np.finfo(dtype).max)) - 2.0**-8
+
+
+@jax.custom_jvp
+def exp_minus_mul(x: jax.Array, t: jax.Array) -> jax.Array:
+    """``exp(x) - t * x`` (the Poisson NLL of a log-rate), never ``inf - inf``.
+
+    ``t * x`` is 0 where ``t == 0``, also at ``x == -inf``. Where both terms
+    overflow (``x`` beyond ~88.7 in float32 and ``t * x`` too) the value is
+    taken as ``t * (exp(x - log t) - x)``, which is ``inf`` or ``-inf`` by the
+    larger term unless the two nearly cancel. The derivative in ``x``,
+    ``exp(x) - t``, is clamped to the float range.
+    """
+    tx = safe_mul(t, x)
+    e = jnp.exp(x)
+    clash = jnp.isinf(e) & (tx == jnp.inf)  # then x > 0 and t >= 1
+    safe_t = jnp.where(clash, t, 1.0)
+    scaled = safe_t * (jnp.exp(x - jnp.log(safe_t)) - x)
+    return jnp.where(clash, scaled, e - jnp.where(clash, 0.0, tx))
+
+
+@exp_minus_mul.defjvp
+def _exp_minus_mul_jvp(primals, tangents):
+    # Exists because autodiff's exp(x) is inf beyond x ~ 88.7 and a zero tangent then gives inf * 0 = nan.
+    x, t = primals
+    dx, dt = tangents
+    big = jnp.finfo(x.dtype).max
+    d_x = jnp.clip(jnp.exp(jnp.minimum(x, _exp_limit(x.dtype))) - t, -big, big)
+    d_t = -jnp.where((t == 0) & ~jnp.isfinite(x), 0.0, x)
+    return exp_minus_mul(x, t), d_x * dx + d_t * dt
+
+
+@jax.custom_jvp
+def poisson_deviance_log(x: jax.Array, t: jax.Array) -> jax.Array:
+    """``exp(x) - t - t (x - log t)`` for ``t > 0``: the Poisson deviance of a log-rate.
+
+    The terms of the NLL with Stirling's ``t log t - t`` added cancel where
+    the rate fits (``exp(x) ~ t``) and overflow for large counts (``1e38 log
+    1e38``); written as ``t h(d)``, ``d = x - log t``, with ``h(d) = expm1(d)
+    - d >= 0`` where ``|d| < 1`` (or ``exp(x)`` overflows), and as ``(exp(x)
+    - t) - t d`` elsewhere (where ``exp(x)`` keeps the digits that
+    ``expm1(d)`` loses to the rounding of ``d``), nothing cancels and only a
+    true overflow gives ``inf``.
+    """
+    d = x - jnp.log(t)
+    e = jnp.exp(x)
+    near = (jnp.abs(d) < 1.0) | jnp.isinf(e)
+    return jnp.where(near, t * (jnp.expm1(d) - d), (e - t) - t * d)
+
+
+@poisson_deviance_log.defjvp
+def _poisson_deviance_log_jvp(primals, tangents):
+    # Exists because the chain rule through d = x - log t forms h(d) - expm1(d): inf - inf for d > 88.
+    x, t = primals
+    dx, dt = tangents
+    big = jnp.finfo(x.dtype).max
+    d = x - jnp.log(t)
+    d_x = jnp.clip(t * jnp.expm1(jnp.minimum(d, _exp_limit(x.dtype))), -big, big)
+    return poisson_deviance_log(x, t), d_x * dx - jnp.clip(d, -big, big) * dt
+
+
+@jax.custom_jvp
+def poisson_deviance_rate(r: jax.Array, t: jax.Array) -> jax.Array:
+    """``r - t - t log(r / t)`` for ``r > 0``, ``t > 0``: the Poisson deviance of a rate.
+
+    ``log(r / t)`` is ``log1p((r - t) / t)`` where ``r`` and ``t`` are within
+    a factor 1.5 (``r - t`` is then exact), so a good fit keeps its digits;
+    for huge counts nothing overflows unless the value does.
+    """
+    return r - t - t * _log_rate_ratio(r, t)
+
+
+def _log_rate_ratio(r: jax.Array, t: jax.Array) -> jax.Array:
+    """``log(r / t)``; the quotients go through :func:`ratio` so that second derivatives stay in range."""
+    close = jnp.abs(r - t) < 0.5 * t
+    return jnp.where(close, jnp.log1p(ratio(jnp.where(close, r - t, 0.0), t)), jnp.log(ratio(r, t)))
+
+
+@poisson_deviance_rate.defjvp
+def _poisson_deviance_rate_jvp(primals, tangents):
+    # Exists because autodiff of (r - t) / t forms t ** -2, which overflows (and drops a term) above t ~ 1e19.
+    r, t = primals
+    dr, dt = tangents
+    big = jnp.finfo(r.dtype).max
+    d_r = jnp.clip(ratio(r - t, r), -big, big)  # 1 - t / r
+    return poisson_deviance_rate(r, t), d_r * dr - _log_rate_ratio(r, t) * dt

@@ -10,7 +10,6 @@ import numpy as np
 from jax import lax
 
 from jaxloss import _checks, _primitives
-from jaxloss._segmentation import _reduce_axes
 
 ArrayLike = Any
 
@@ -138,20 +137,22 @@ def log_cosh(predictions: ArrayLike, targets: ArrayLike) -> jax.Array:
 def _l2_normalize(x: jax.Array, axis: int, epsilon: jax.Array) -> jax.Array:
     """``x / sqrt(max(sum(x**2), epsilon))`` along ``axis``, for any magnitude.
 
-    ``sqrt(max(s, eps)) = max(sqrt(s), sqrt(eps))``, and ``sqrt(s)`` is taken
-    as ``m * ||x / m||`` with ``m = max|x|`` held constant (a scale the norm
-    does not depend on), so ``sum(x**2)`` neither overflows at ``1e30`` nor
-    underflows at ``1e-30``. At a zero vector the root is replaced before
-    ``sqrt`` (double-where), whose derivative at 0 would be ``inf * 0 =
-    nan``; there the map is ``x / sqrt(eps)``, as in TensorFlow and Keras.
+    The vector is scaled before squaring: ``y = x * r`` with ``r`` the power
+    of two that brings ``max|x|`` into ``[1, 2)`` (exact, held constant), and
+    the map is ``y / max(||y||, sqrt(eps) * r)``, the same quotient. So
+    ``sum(x**2)`` neither overflows at ``1e30`` nor underflows at ``1e-30``,
+    and nothing is divided by a norm near the float maximum (XLA divides by
+    a broadcast norm through its reciprocal, which flushes to 0 above ~8.5e37
+    in float32). At a zero vector the root is replaced before ``sqrt``
+    (double-where), whose derivative at 0 would be ``inf * 0 = nan``; there
+    the map is ``x / sqrt(eps)``, as in TensorFlow and Keras.
     """
-    m = lax.stop_gradient(jnp.max(jnp.abs(x), axis=axis, keepdims=True))
-    m = jnp.where((m > 0) & jnp.isfinite(m), m, 1.0)
-    y = x / m
+    r = _primitives.inverse_scale(lax.stop_gradient(jnp.max(jnp.abs(x), axis=axis, keepdims=True)))
+    y = x * r
     s = jnp.sum(jnp.square(y), axis=axis, keepdims=True)
     nonzero = s > 0
     root = jnp.where(nonzero, jnp.sqrt(jnp.where(nonzero, s, 1.0)), 0.0)
-    return x / jnp.maximum(m * root, jnp.sqrt(epsilon))
+    return y / jnp.maximum(root, jnp.sqrt(epsilon) * r)
 
 
 def cosine_distance(
@@ -339,7 +340,7 @@ def pairwise_squared_error(
     """
     p, t = _checks.floats((predictions, "predictions"), targets=[(targets, "targets")])
     _checks.check_broadcastable_to(t, p.shape, "targets", "predictions")
-    axes = _reduce_axes(p, axis, "predictions")
+    axes = _checks.reduce_axes(p, axis, "predictions")
     d = p - jnp.broadcast_to(t, p.shape)
     out_shape = tuple(n for i, n in enumerate(p.shape) if i not in axes)
     mask = _checks.as_mask(where, p.shape, "predictions")

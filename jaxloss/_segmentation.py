@@ -6,78 +6,38 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-from jax import lax
 
 from jaxloss import _checks
+from jaxloss._primitives import inverse_scale, ratio
 
 ArrayLike = Any
 
 
-def _reduce_axes(x: jax.Array, axis: Any, name: str) -> tuple[int, ...]:
-    """Normalises ``axis`` (an int, a tuple of ints or None for all axes)."""
-    if axis is None:
-        return tuple(range(x.ndim))
-    if isinstance(axis, (tuple, list)):
-        axes = tuple(axis)
-    else:
-        axes = (axis,)
-    if x.ndim == 0:
-        raise ValueError(f"`{name}` must have at least one dimension to reduce over `axis`={axis!r}; got a scalar.")
-    out = []
-    for a in axes:
-        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
-            raise TypeError(f"`axis` must be an int, a tuple of ints or None, got {axis!r}.")
-        if not -x.ndim <= a < x.ndim:
-            raise ValueError(
-                f"`axis`={axis!r} is out of range for `{name}` with {x.ndim} dimension(s), "
-                f"shape {tuple(x.shape)}."
-            )
-        out.append(int(a) % x.ndim)
-    if len(set(out)) != len(out):
-        raise ValueError(f"`axis`={axis!r} repeats an axis.")
-    return tuple(sorted(out))
-
-
 def _overlap_inputs(predictions, targets, axis, epsilon):
-    """Checks and casts the inputs; returns them scaled into [-1, 1] with the scale.
+    """Checks and casts the inputs; returns them scaled into [-2, 2] with the scale.
 
-    ``s = max(1, max|p|, max|t|)`` over the reduced axes, held constant: every
-    overlap sum is a polynomial in ``p`` and ``t``, so dividing them by ``s``
-    first keeps ``sum(p * t)`` from overflowing at ``1e30`` while the formula
-    (and hence its derivative) is unchanged. For probabilities ``s == 1`` and
+    ``s`` is the power of two with ``max(1, max|p|, max|t|) / s`` in
+    ``[1, 2)`` over the reduced axes, held constant: every overlap sum is a
+    polynomial in ``p`` and ``t``, so scaling them by ``1 / s`` first keeps
+    ``sum(p * t)`` from overflowing at ``1e30`` while the formula (and hence
+    its derivative) is unchanged. The scaling is exact, and a product (XLA
+    turns a division by ``s`` into a product with ``1 / s``, which flushes to
+    0 for ``s`` near the float maximum). For probabilities ``s == 1`` and
     the arithmetic is Keras's own.
     """
     _checks.check_range(epsilon, "epsilon", 0.0)
     p, t = _checks.floats((predictions, "predictions"), targets=[(targets, "targets")])
     _checks.check_broadcastable_to(t, p.shape, "targets", "predictions")
     t = jnp.broadcast_to(t, p.shape)
-    axes = _reduce_axes(p, axis, "predictions")
+    axes = _checks.reduce_axes(p, axis, "predictions")
     # initial=1 is the max(1, ...) of the scale, and gives an empty reduction
     # (a batch of 0 reduced over every axis) the scale 1.
     m = jnp.maximum(
         jnp.max(jnp.abs(p), axis=axes, keepdims=True, initial=1.0),
         jnp.max(jnp.abs(t), axis=axes, keepdims=True, initial=1.0),
     )
-    s = lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 1.0))
-    return p / s, t / s, jnp.squeeze(s, axis=axes), axes
-
-
-@jax.custom_jvp
-def _ratio(x: jax.Array, y: jax.Array) -> jax.Array:
-    """``x / y`` whose derivatives never form ``y ** -2``."""
-    return x / y
-
-
-@_ratio.defjvp
-def _ratio_jvp(primals, tangents):
-    # Autodiff forms x * y**-2, which overflows (then inf - inf = nan) when the
-    # scaled sums are ~1e-30; (dx - (x / y) dy) / y stays in range, and being
-    # written with _ratio again, so do its own derivatives.
-    x, y = primals
-    dx, dy = tangents
-    out = _ratio(x, y)
-    return out, _ratio(dx - out * dy, y)
+    r = inverse_scale(m)
+    return p * r, t * r, jnp.squeeze(1.0 / r, axis=axes), axes
 
 
 def _one_minus_ratio(numerator: jax.Array, denominator: jax.Array) -> jax.Array:
@@ -85,7 +45,7 @@ def _one_minus_ratio(numerator: jax.Array, denominator: jax.Array) -> jax.Array:
     # Double where: a zero denominator (zero vectors with epsilon == 0) never
     # reaches the division, so neither the value nor a gradient sees 0 / 0.
     ok = denominator != 0
-    return jnp.where(ok, 1.0 - _ratio(numerator, jnp.where(ok, denominator, 1.0)), 1.0)
+    return jnp.where(ok, 1.0 - ratio(numerator, jnp.where(ok, denominator, 1.0)), 1.0)
 
 
 def dice(

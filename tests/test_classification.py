@@ -359,9 +359,12 @@ def test_weak_cross_entropy_2d_shape():
 def test_elementwise_broadcasting(case):
     rng = _rng(9)
     pred, target = case.inputs(rng, (B, C))
-    out = case.jfn(pred[:, :1], target)
+    # Targets broadcast to the predictions' shape; they never widen it.
+    out = case.jfn(pred, target[:, :1])
     assert out.shape == (B, C)
-    np.testing.assert_allclose(out, case.jfn(np.broadcast_to(pred[:, :1], (B, C)), target), rtol=1e-7)
+    np.testing.assert_allclose(out, case.jfn(pred, np.broadcast_to(target[:, :1], (B, C))), rtol=1e-7)
+    with pytest.raises(ValueError, match=r"must broadcast to the shape of `\w+`, \(4, 1\)"):
+        case.jfn(pred[:, :1], target)
     out = case.jfn(pred, target[0])
     assert out.shape == (B, C)
     # Scalars work too.
@@ -459,18 +462,22 @@ def test_eager_jit_vmap_agree(case):
     np.testing.assert_allclose(g_fwd, g_rev, rtol=1e-5, atol=1e-6)
 
 
-def test_traced_options_under_jit():
+def test_options_are_static_under_jit():
     rng = _rng(15)
     z, y = _dense_in(rng, (B, C))
     labels = rng.integers(0, C, (B,))
-    f = jax.jit(lambda z, y, a: jaxloss.softmax_cross_entropy(z, y, label_smoothing=a))
+    f = jax.jit(lambda z, y, a: jaxloss.softmax_cross_entropy(z, y, label_smoothing=a), static_argnums=2)
     np.testing.assert_allclose(f(z, y, 0.3), np_softmax_ce(z, y, label_smoothing=0.3), rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(f(z, y, 0.0), np_softmax_ce(z, y), rtol=RTOL, atol=ATOL)
-    g = jax.jit(lambda z, a, zl: jaxloss.sparse_softmax_cross_entropy(z, labels, label_smoothing=a, z_loss=zl))
+    g = jax.jit(lambda z, a, zl: jaxloss.sparse_softmax_cross_entropy(z, labels, label_smoothing=a, z_loss=zl),
+                static_argnums=(1, 2))
     np.testing.assert_allclose(g(z, 0.2, 0.01), np_sparse_ce(z, labels, label_smoothing=0.2, z_loss=0.01),
                                rtol=RTOL, atol=ATOL)
-    h = jax.jit(lambda z, y, gamma: jaxloss.sigmoid_focal_loss(z, y, gamma=gamma))
+    h = jax.jit(lambda z, y, gamma: jaxloss.sigmoid_focal_loss(z, y, gamma=gamma), static_argnums=2)
     np.testing.assert_allclose(h(z, y, 1.5), np_sigmoid_focal(z, y, gamma=1.5), rtol=RTOL, atol=ATOL)
+    # A traced option raises and says why.
+    with pytest.raises(TypeError, match="`label_smoothing` is a static option"):
+        jax.jit(lambda z, y, a: jaxloss.softmax_cross_entropy(z, y, label_smoothing=a))(z, y, 0.3)
 
 
 # --------------------------------------------------------------------------
@@ -1335,3 +1342,70 @@ _Y3 = np.eye(3, dtype=np.float32)[[0, 1]]
 def test_new_probability_losses_trace_time_errors(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
+
+
+# --------------------------------------------------------------------------
+# tiny probability rows, ignored rows holding nan, huge focal logits
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", ["categorical_cross_entropy", "categorical_focal_cross_entropy"])
+def test_renormalised_tiny_rows_have_finite_gradients(fn):
+    # Rows summing to ~1e-19 (sigmoids of -50 and below, or 1e-20): the
+    # renormalisation p / sum(p) is scale-free, so the value is that of the
+    # row times 1e20 and the gradient 1e20 times its gradient. Autodiff of
+    # p / sum(p) squared the sum, which flushes to 0: nan.
+    f = getattr(jaxloss, fn)
+    labels = jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    for row in (jnp.full((3,), 1e-20), jax.nn.sigmoid(jnp.array([-50.0, -52.0, -55.0]))):
+        probs = jnp.stack([row, row])
+        scale = jnp.float32(1.0) / jnp.sum(row)
+        loss = lambda p: jnp.sum(f(p, labels))  # noqa: E731
+        value, grad = jax.jit(jax.value_and_grad(loss))(probs)
+        ref_value, ref_grad = jax.value_and_grad(loss)(probs * scale)
+        assert_all_finite(grad, "gradient")
+        np.testing.assert_allclose(value, ref_value, rtol=1e-6)
+        np.testing.assert_allclose(grad, ref_grad * scale, rtol=1e-4)
+    # The value is Keras's: log(3) for a uniform row, whatever its scale.
+    np.testing.assert_allclose(
+        jaxloss.categorical_cross_entropy(jnp.full((1, 3), 1e-20), labels[:1]), [np.log(3.0)], rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_sparse_ignored_row_with_nonfinite_logits_is_exactly_zero(bad):
+    logits = jnp.array([[2.0, 1.0, 0.1], [bad, 1.0, bad], [0.5, 2.5, 0.3]])
+    labels = jnp.array([0, -100, 2])
+    kwargs = dict(ignore_index=-100, label_smoothing=0.1, z_loss=1e-3)
+
+    def loss(z):
+        return jnp.sum(jaxloss.sparse_softmax_cross_entropy(z, labels, **kwargs))
+
+    value = jaxloss.sparse_softmax_cross_entropy(logits, labels, **kwargs)
+    assert float(value[1]) == 0.0
+    clean = logits.at[1].set(0.0)
+    np.testing.assert_allclose(value, jaxloss.sparse_softmax_cross_entropy(clean, labels, **kwargs), rtol=1e-6)
+    for derivative in (jax.grad(loss), jax.jacfwd(loss), jax.hessian(loss)):
+        d = jax.jit(derivative)(logits)
+        assert_all_finite(d, "derivative")
+        np.testing.assert_array_equal(np.asarray(d)[1], 0.0)
+    np.testing.assert_allclose(jax.grad(loss)(logits), jax.grad(loss)(clean), rtol=1e-6)
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_sigmoid_focal_gradient_at_huge_logits(gamma):
+    # At |z| = 2e38 the loss is 0 (right side) or |z| (wrong side, where the
+    # weight is 1): the gradient is 0 or the sign of z, never nan.
+    z = jnp.array([2e38, 2e38, -2e38, -2e38, 1e30, -1e30])
+    y = jnp.array([1.0, 0.0, 1.0, 0.0, 0.0, 1.0])
+
+    def loss(v):
+        return jnp.sum(jaxloss.sigmoid_focal_loss(v, y, gamma=gamma))
+
+    expected = [0.0, 1.0, -1.0, 0.0, 1.0, -1.0]
+    for derivative in (jax.grad(loss), jax.jit(jax.grad(loss)), jax.jit(jax.jacfwd(loss))):
+        np.testing.assert_array_equal(derivative(z), expected)
+    tangent = jnp.linspace(-1.0, 1.0, 6)
+    hvp = jax.jit(lambda v: jax.jvp(jax.grad(loss), (v,), (tangent,))[1])(z)
+    assert_all_finite(hvp, "Hessian-vector product")
+    np.testing.assert_allclose(jaxloss.sigmoid_focal_loss(z, y, gamma=gamma), [0, 2e38, 2e38, 0, 1e30, 1e30])

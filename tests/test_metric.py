@@ -92,12 +92,15 @@ def test_float64_stays_float64():
 def test_jit_vmap():
     d, y = _inputs(4)
     assert_transform_invariant(lambda a, b: jaxloss.contrastive(a, b, margin=1.5), d, y)
-    out = jax.jit(lambda m: jaxloss.contrastive(d, y, margin=m))(1.5)
+    # Options are static: a static argument of jit, not a traced one.
+    out = jax.jit(lambda m: jaxloss.contrastive(d, y, margin=m), static_argnums=0)(1.5)
     np.testing.assert_allclose(out, _np_contrastive(d, y, 1.5), rtol=1e-6)
+    with pytest.raises(TypeError, match="`margin` is a static option"):
+        jax.jit(lambda m: jaxloss.contrastive(d, y, margin=m))(1.5)
 
 
 def test_errors():
-    with pytest.raises(ValueError, match="`distances`.*`labels`"):
+    with pytest.raises(ValueError, match="`labels`.*must broadcast to the shape of `distances`"):
         jaxloss.contrastive(jnp.zeros(3), jnp.zeros(4))
     with pytest.raises(TypeError, match="`distances`"):
         jaxloss.contrastive(jnp.zeros(3, jnp.int32), jnp.zeros(3))
@@ -209,3 +212,16 @@ def test_circle_dtypes_and_transforms():
 def test_circle_trace_time_errors(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
+
+
+def test_circle_on_an_empty_batch():
+    # No queries: an empty result (Keras's circle gives shape (0,)); no references: 0 per query.
+    empty = jaxloss.circle(jnp.zeros((0, 3)), jnp.zeros((0,), jnp.int32))
+    assert empty.shape == (0,) and empty.dtype == jnp.float32
+    assert jax.jit(jaxloss.circle)(jnp.zeros((0, 3)), jnp.zeros((0,), jnp.int32)).shape == (0,)
+    assert jax.grad(lambda e: jnp.sum(jaxloss.circle(e, jnp.zeros((0,), jnp.int32))))(jnp.zeros((0, 3))).shape == (0, 3)
+    e = jnp.array([[1.0, 0.0], [0.6, 0.8]])
+    no_refs = dict(ref_embeddings=jnp.zeros((0, 2)), ref_labels=jnp.zeros((0,), jnp.int32))
+    np.testing.assert_array_equal(jaxloss.circle(e, jnp.array([0, 1]), **no_refs), [0.0, 0.0])
+    g = jax.grad(lambda x: jnp.sum(jaxloss.circle(x, jnp.array([0, 1]), **no_refs)))(e)
+    np.testing.assert_array_equal(g, 0.0)

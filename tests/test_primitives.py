@@ -369,3 +369,218 @@ def test_second_derivatives_at_zero():
     # Third derivative of softplus at 0 is sigma''(0) = 0; of log_cosh, -2 tanh sech^2 = 0.
     np.testing.assert_allclose(jax.grad(jax.grad(jax.grad(P.softplus)))(0.0), 0.0, atol=1e-7)
     np.testing.assert_allclose(jax.grad(jax.grad(jax.grad(P.log_cosh)))(0.0), 0.0, atol=1e-7)
+
+
+# --------------------------------------------------------------------------
+# empty rows, exact rescaling (inverse_scale, ratio, normalize)
+# --------------------------------------------------------------------------
+
+
+def test_logsumexp_of_an_empty_axis_is_minus_inf():
+    # An empty batch of references (circle) or of classes: an empty sum, not an error.
+    x = jnp.zeros((3, 0))
+    np.testing.assert_array_equal(P.logsumexp(x, 1), [-INF] * 3)
+    np.testing.assert_array_equal(P.row_max(x, 1), np.zeros((3, 1)))
+    assert P.log_softmax(x, 1).shape == (3, 0)
+    g = jax.grad(lambda v: jnp.sum(jnp.where(jnp.isfinite(P.logsumexp(v, 1)), P.logsumexp(v, 1), 0.0)))(x)
+    assert g.shape == (3, 0)
+
+
+def test_inverse_scale_is_an_exact_normal_power_of_two():
+    m = jnp.array([1e-30, 0.3, 1.0, 1.5, 2.0, 1e30, 3e38, 0.0, INF], jnp.float32)
+    r = np.asarray(P.inverse_scale(m), np.float64)
+    mantissa, _ = np.frexp(r)
+    np.testing.assert_array_equal(mantissa, 0.5)  # powers of two
+    tiny = np.finfo(np.float32).tiny
+    assert np.all((r >= tiny) & (1.0 / r >= tiny))  # r and 1 / r are normal numbers
+    scaled = np.asarray(m[:6], np.float64) * r[:6]
+    assert np.all((scaled >= 1.0) & (scaled < 2.0)), scaled
+    assert 1.0 <= 3e38 * r[6] < 4.0  # the top of the range, clamped
+    np.testing.assert_array_equal(r[7:], [1.0, 1.0])
+    assert float(jax.grad(lambda v: P.inverse_scale(v))(jnp.float32(3.0))) == 0.0
+
+
+def test_ratio_grads():
+    rng = np.random.default_rng(11)
+    x, y = rng.normal(size=4), rng.random(4) + 0.5
+    check_grads_x64(_jit(P.ratio), (x, y * np.sign(rng.normal(size=4))), eps=1e-6)
+
+
+def test_ratio_derivatives_are_scale_free():
+    # x / y is homogeneous: at (1e-20 a, 1e-20 b) the value and the derivatives
+    # in (a, b) are those at (a, b). Plain division squares 3e-20 there, which
+    # underflows, and its Hessian is nan.
+    def scaled(v, s):
+        return P.ratio(s * v[0], s * v[1])
+
+    v = jnp.array([1.0, 3.0])
+    for s in (1e-20, 1e20, 1e-35):
+        s = jnp.float32(s)
+        np.testing.assert_allclose(scaled(v, s), 1.0 / 3.0, rtol=1e-6)
+        np.testing.assert_allclose(jax.grad(scaled)(v, s), [1.0 / 3.0, -1.0 / 9.0], rtol=1e-6)
+        np.testing.assert_allclose(_jit(jax.hessian(scaled))(v, s), [[0.0, -1 / 9], [-1 / 9, 2 / 27]], rtol=1e-5)
+    assert bool(jnp.any(jnp.isnan(jax.hessian(lambda v: (1e-20 * v[0]) / (1e-20 * v[1]))(v))))
+    # Same bits as x / y.
+    x = jnp.asarray(np.random.default_rng(2).normal(size=50), jnp.float32)
+    y = jnp.asarray(np.random.default_rng(3).normal(size=50), jnp.float32) * 1e-20
+    np.testing.assert_array_equal(_jit(P.ratio)(x, y), x / y)
+
+
+def test_normalize_grads():
+    rng = np.random.default_rng(12)
+    x = rng.random((3, 4)) + 0.1
+    check_grads_x64(_jit(lambda v: (P.normalize(v, -1), P.normalize(v, 0))), (x,), eps=1e-6)
+
+
+def test_normalize_values_and_tiny_rows():
+    rng = np.random.default_rng(13)
+    x = jnp.asarray(rng.random((6, 5)), jnp.float32) * jnp.array([[1.0], [1e-20], [1e-35], [1e30], [1e37], [3.0]])
+    np.testing.assert_array_equal(_jit(P.normalize)(x), x / jnp.sum(x, -1, keepdims=True))
+    # A row of zeros is left as it is, with the identity as derivative.
+    zeros = jnp.zeros((1, 3))
+    np.testing.assert_array_equal(P.normalize(zeros), zeros)
+    np.testing.assert_array_equal(jax.jacobian(lambda v: P.normalize(v)[0])(zeros)[:, 0], np.eye(3))
+    # p / sum(p) is scale-free: at a row of 1e-20 (whose squared sum flushes to
+    # 0, so autodiff of p / sum(p) gives nan) the gradient is 1e20 times the one at 1.
+    def f(v):
+        return jnp.log(P.normalize(v)[0])
+
+    one = jnp.array([1.0, 2.0, 3.0])
+    g1 = jax.grad(f)(one)
+    for s in (1e-20, 1e-30):
+        g = _jit(jax.grad(f))(s * one)
+        np.testing.assert_allclose(g, g1 / jnp.float32(s), rtol=1e-5)
+    assert bool(jnp.any(jnp.isnan(jax.grad(lambda v: jnp.log((v / jnp.sum(v))[0]))(1e-20 * one))))
+    assert_all_finite(_jit(jax.hessian(f))(1e-10 * one), "hessian")
+
+
+# --------------------------------------------------------------------------
+# power, log1mexp, log_sum_exp (moved here from the loss modules)
+# --------------------------------------------------------------------------
+
+
+def test_power_grads_and_zero():
+    rng = np.random.default_rng(14)
+    check_grads_x64(_jit(P.power), (rng.random(4) + 0.2, rng.random(4) * 2 + 0.3), eps=1e-6)
+    # At x == 0 with q < 1 the derivative is taken at sqrt(tiny): finite to the Hessian.
+    x0, q = jnp.float32(0.0), jnp.float32(0.5)
+    floor = np.sqrt(np.finfo(np.float32).tiny)
+    np.testing.assert_allclose(jax.grad(P.power)(x0, q), 0.5 * floor**-0.5, rtol=1e-5)
+    assert_all_finite(jax.hessian(P.power, argnums=(0, 1))(x0, q), "hessian")
+    assert float(jax.grad(P.power, argnums=1)(x0, q)) == 0.0
+
+
+def test_log1mexp_grads_and_at_one():
+    check_grads_x64(_jit(P.log1mexp), (np.array([-5.0, -1.0, -0.5, -0.01]),), eps=1e-7)
+    v = np.array([-30.0, -1.0, -0.6931472, -1e-6], np.float32)
+    # rtol: XLA's float32 log1p(-exp(-30)) is ~2e-4 off; the other points are exact to 1e-6.
+    np.testing.assert_allclose(P.log1mexp(v), np.log(-np.expm1(v.astype(np.float64))), rtol=5e-4)
+    tiny = np.finfo(np.float32).tiny
+    np.testing.assert_allclose(P.log1mexp(jnp.float32(0.0)), np.log(tiny), rtol=1e-6)
+    assert_all_finite(jax.hessian(P.log1mexp)(jnp.float32(0.0)), "hessian")
+
+
+def test_log_sum_exp_grads_and_unreachable_rows():
+    check_grads_x64(_jit(lambda v: P.log_sum_exp(v, -1)), (_rows(15),), eps=1e-6)
+    x = jnp.array([[0.5, -INF, 1.0], [-INF, -INF, -INF]])
+    np.testing.assert_allclose(P.log_sum_exp(x), [np.logaddexp(0.5, 1.0), -INF])
+    # Plain autodiff, finite to second order also on the all -inf row.
+    h = jax.hessian(lambda v: jnp.sum(jnp.where(jnp.isfinite(P.log_sum_exp(v)), P.log_sum_exp(v), 0.0)))(x)
+    assert_all_finite(h, "hessian")
+
+
+# --------------------------------------------------------------------------
+# sigmoid focal weight
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_sigmoid_focal_weight_grads(gamma):
+    rng = np.random.default_rng(16)
+    z = rng.normal(size=5) * 2
+    y = np.array([0.1, 0.3, 0.5, 0.8, 0.95])
+    check_grads_x64(_jit(P.sigmoid_focal_weight), (z, y, np.float64(gamma)), eps=1e-6)
+
+
+def test_sigmoid_focal_weight_values():
+    z = np.array([-3.0, 0.0, 2.0, 40.0])
+    for y in (0.0, 1.0, 0.3):
+        one_minus_pt = y / (1 + np.exp(z)) + (1 - y) / (1 + np.exp(-z))
+        for gamma in (0.0, 0.5, 2.0):
+            np.testing.assert_allclose(
+                P.sigmoid_focal_weight(jnp.asarray(z, jnp.float32), jnp.float32(y), jnp.float32(gamma)),
+                one_minus_pt**gamma, rtol=1e-5, atol=1e-30,
+            )
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+def test_sigmoid_focal_weight_at_huge_logits(gamma):
+    # At |z| ~ 1e38 the weight is 0 or 1 and its derivatives are 0; the
+    # product rule then meets a cross-entropy of 2e38, which autodiff turned
+    # into inf * 0 = nan.
+    z = jnp.array([2e38, 2e38, -2e38, -2e38])
+    y = jnp.array([1.0, 0.0, 1.0, 0.0])
+    g = jnp.float32(gamma)
+    w = P.sigmoid_focal_weight(z, y, g)
+    np.testing.assert_array_equal(w, [0.0, 1.0, 1.0, 0.0] if gamma else [1.0] * 4)
+    d = _jit(jax.vmap(jax.grad(P.sigmoid_focal_weight, argnums=(0, 1, 2)), (0, 0, None)))(z, y, g)
+    np.testing.assert_array_equal(d[0], 0.0)
+    assert_all_finite(d, "gradient")
+    ce = jnp.where(y == 1, P.softplus(-z), P.softplus(z))
+    grad_loss = _jit(jax.grad(lambda v: jnp.sum(P.sigmoid_focal_weight(v, y, g) * ce)))(z)
+    assert_all_finite(grad_loss, "gradient")
+
+
+# --------------------------------------------------------------------------
+# Poisson terms
+# --------------------------------------------------------------------------
+
+
+def test_poisson_terms_grads():
+    rng = np.random.default_rng(17)
+    x, t = rng.normal(size=5), rng.random(5) * 4 + 0.5
+    r = rng.random(5) * 4 + 0.5
+    check_grads_x64(_jit(P.exp_minus_mul), (x, t), eps=1e-6)
+    check_grads_x64(_jit(P.poisson_deviance_log), (x, t), eps=1e-6)
+    check_grads_x64(_jit(P.poisson_deviance_rate), (r, t), eps=1e-6)
+    # exp_minus_mul also for t <= 0.
+    check_grads_x64(_jit(P.exp_minus_mul), (x, np.array([0.0, -1.0, -3.0, 0.5, 0.0])), eps=1e-6)
+
+
+def test_poisson_terms_values():
+    x = np.array([-3.0, 0.2, 1.5, 20.0])
+    t = np.array([0.5, 1.0, 4.0, 7.0])
+    np.testing.assert_allclose(P.exp_minus_mul(jnp.asarray(x, jnp.float32), jnp.asarray(t, jnp.float32)),
+                               np.exp(x) - t * x, rtol=1e-6)
+    np.testing.assert_allclose(P.poisson_deviance_log(jnp.asarray(x, jnp.float32), jnp.asarray(t, jnp.float32)),
+                               np.exp(x) - t - t * (x - np.log(t)), rtol=1e-5)
+    r = np.array([1e-3, 0.9, 4.2, 100.0])
+    np.testing.assert_allclose(P.poisson_deviance_rate(jnp.asarray(r, jnp.float32), jnp.asarray(t, jnp.float32)),
+                               r - t - t * np.log(r / t), rtol=1e-5)
+    # A near fit keeps its digits: 1e6 (r / t - 1 - log(r / t)) ~ 5e-3 at r / t = 1 + 1e-4.
+    with jax.enable_x64(True):
+        t64, r64 = 1e6, 1e6 + 100.0
+        expect = t64 * (r64 / t64 - 1 - np.log1p(100.0 / t64))
+    np.testing.assert_allclose(P.poisson_deviance_rate(jnp.float32(r64), jnp.float32(t64)), expect, rtol=2e-3)
+
+
+def test_poisson_terms_at_huge_arguments():
+    x = jnp.array([1e30, 89.0, 88.0])
+    t = jnp.array([1e30, 1e37, 3e36])
+    # Both terms overflow in the first two: no inf - inf. The third is finite.
+    np.testing.assert_array_equal(P.exp_minus_mul(x[:2], t[:2]), [INF, -INF])
+    np.testing.assert_allclose(P.exp_minus_mul(x[2], t[2]), np.exp(88.0) - 3e36 * 88.0, rtol=1e-5)
+    g = jax.vmap(jax.grad(P.exp_minus_mul, argnums=(0, 1)))(x, t)
+    assert_all_finite(g, "gradient")
+    np.testing.assert_allclose(g[1], -x)
+    # 0 * -inf is the limit 0, and so is its derivative in t.
+    assert float(P.exp_minus_mul(jnp.float32(-INF), jnp.float32(0.0))) == 0.0
+    assert float(jax.grad(P.exp_minus_mul, argnums=1)(jnp.float32(-INF), jnp.float32(0.0))) == 0.0
+    # Deviances at counts of 1e38: exactly 0 at a perfect fit, finite derivatives.
+    big = jnp.float32(1e38)
+    assert abs(float(P.poisson_deviance_log(jnp.log(big), big))) < 1e33  # 1e38 * ulp(log 1e38)**2
+    assert float(P.poisson_deviance_rate(big, big)) == 0.0
+    for f, a in ((P.poisson_deviance_log, jnp.log(big)), (P.poisson_deviance_rate, big)):
+        assert_all_finite(jax.grad(f, argnums=(0, 1))(a, big), "gradient")
+        assert_all_finite(jax.hessian(f, argnums=(0, 1))(a, big), "hessian")
+    assert_all_finite(jax.hessian(P.exp_minus_mul, argnums=(0, 1))(jnp.float32(1e30), jnp.float32(1e30)), "hessian")

@@ -60,7 +60,9 @@ def test_elementwise_broadcast_and_exact_zero(name):
     p, _ = _inputs(1, (3, 4))
     t = np.full((4,), 1.5, np.float32)
     assert fn(p, t).shape == (3, 4)
-    assert fn(t, p).shape == (3, 4)
+    # Targets broadcast to the predictions, never the other way.
+    with pytest.raises(ValueError, match=r"`targets` of shape \(3, 4\) must broadcast to the shape of `predictions`"):
+        fn(t, p)
     np.testing.assert_array_equal(fn(p, p), 0.0)
 
 
@@ -230,10 +232,12 @@ def test_option_errors():
         jaxloss.huber(x, x, delta="1")
 
 
-def test_traced_delta_under_jit():
+def test_delta_is_a_static_option():
     p, t = _inputs(10)
-    out = jax.jit(lambda d: jaxloss.huber(p, t, delta=d))(0.5)
+    out = jax.jit(lambda d: jaxloss.huber(p, t, delta=d), static_argnums=0)(0.5)
     np.testing.assert_allclose(out, _np_huber(p - t, 0.5), rtol=1e-6)
+    with pytest.raises(TypeError, match="`delta` is a static option"):
+        jax.jit(lambda d: jaxloss.huber(p, t, delta=d))(0.5)
 
 
 # --------------------------------------------------------------------------
@@ -378,3 +382,19 @@ def test_new_regression_losses_dtypes_and_transforms(name):
 def test_new_regression_trace_time_errors(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
+
+
+def test_cosine_distance_of_huge_vectors():
+    # The norm of [5e37] * 4 is 1e38: dividing by it went through a reciprocal
+    # that flushes to 0 (distance 1); the vectors are scaled before squaring.
+    for big in (5e37, 1e38, 3e38):
+        p = jnp.full((4,), big, jnp.float32)
+        t = jnp.ones((4,))
+        np.testing.assert_allclose(jaxloss.cosine_distance(p, t), 0.0, atol=1e-6)
+        np.testing.assert_allclose(jax.jit(jaxloss.cosine_distance)(p, t), 0.0, atol=1e-6)
+        np.testing.assert_allclose(jaxloss.cosine_distance(p, -t), 2.0, rtol=1e-6)
+        grads = jax.grad(lambda a, b: jaxloss.cosine_distance(a, b), argnums=(0, 1))(p, t.at[0].set(2.0))
+        assert_all_finite(grads, "gradient")
+    q = jnp.array([3e38, 0.0, -3e38])
+    e0 = jnp.array([1.0, 0.0, 0.0])
+    np.testing.assert_allclose(jaxloss.cosine_distance(q, e0), 1.0 - 1.0 / np.sqrt(2.0), rtol=1e-6)

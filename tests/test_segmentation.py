@@ -193,10 +193,12 @@ def test_float64_stays_float64(name):
 def test_eager_jit_vmap_agree(name):
     p, t = _inputs(9, (4, 6))
     assert_transform_invariant(getattr(jaxloss, name), p, t)
-    # Options traced under jit.
+    # Options are static: a static argument of jit works, a traced one says so.
     fn = getattr(jaxloss, name)
-    jitted = jax.jit(lambda x, y, e: fn(x, y, epsilon=e))
+    jitted = jax.jit(lambda x, y, e: fn(x, y, epsilon=e), static_argnums=2)
     np.testing.assert_allclose(jitted(p, t, 1e-3), fn(p, t, epsilon=1e-3), rtol=1e-6)
+    with pytest.raises(TypeError, match="`epsilon` is a static option"):
+        jax.jit(lambda x, y, e: fn(x, y, epsilon=e))(p, t, 1e-3)
 
 
 @pytest.mark.parametrize(
@@ -221,3 +223,20 @@ def test_trace_time_errors(call, exc, pattern):
 def test_errors_raise_under_jit():
     with pytest.raises(ValueError, match="targets"):
         jax.jit(jaxloss.dice)(jnp.ones((2, 3)), jnp.ones((3, 2)))
+
+
+@pytest.mark.parametrize("name", FNS)
+def test_hessian_at_huge_inputs(name):
+    # Inputs of 1e20 scale the overlap sums down to ~1e-20, whose ratio's
+    # autodiff squared the denominator (1e-40 flushes to 0): a nan Hessian.
+    fn = getattr(jaxloss, name)
+    for p, t in (([1e20, 0.5], [1.0, 1.0]), ([1e20, 1.0, 0.0], [1.0, 0.0, 1.0]), ([0.5, 1e20], [0.0, 0.0]),
+                 ([1e20, 1e20], [0.0, 1.0])):
+        p, t = jnp.array(p), jnp.array(t)
+        h = jax.jit(jax.hessian(lambda a, b: fn(a, b), argnums=(0, 1)))(p, t)
+        assert_all_finite(h, "Hessian")
+        assert_all_finite(jax.grad(lambda a, b: fn(a, b), argnums=(0, 1))(p, t), "gradient")
+    # A huge prediction against a binary target: Dice's gradient is the
+    # formula's, 2 t / S - 2 sum(p t) / S**2 with S = sum(p) + sum(t).
+    p, t = jnp.array([1e20, 1e20, 1e20]), jnp.array([1e20, 1e20, 1e20])
+    np.testing.assert_allclose(jax.grad(lambda a: jaxloss.dice(a, t))(p), [-1 / 6] * 3, rtol=1e-5)
