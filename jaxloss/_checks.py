@@ -107,9 +107,10 @@ def as_float(x: Any, name: str) -> jax.Array:
         raise error(TypeError, f"`{name}` must be a floating-point array, got None.")
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise error(TypeError,
+        raise error(
+            TypeError,
             f"`{name}` must be a floating-point array (float16, bfloat16, float32 or "
-            f"float64), got {_describe(x)}. Cast it, e.g. `{name}.astype(jnp.float32)`."
+            f"float64), got {_describe(x)}. Cast it, e.g. `{name}.astype(jnp.float32)`.",
         )
     return x
 
@@ -119,9 +120,9 @@ def as_numeric(x: Any, name: str) -> jax.Array:
     if x is None:
         raise error(TypeError, f"`{name}` must be an array, got None.")
     x = jnp.asarray(x)
-    if not (
-        jnp.issubdtype(x.dtype, jnp.number) or jnp.issubdtype(x.dtype, jnp.bool_)
-    ) or jnp.issubdtype(x.dtype, jnp.complexfloating):
+    if not (jnp.issubdtype(x.dtype, jnp.number) or jnp.issubdtype(x.dtype, jnp.bool_)) or jnp.issubdtype(
+        x.dtype, jnp.complexfloating
+    ):
         raise error(TypeError, f"`{name}` must be a real numeric array, got {_describe(x)}.")
     return x
 
@@ -145,9 +146,10 @@ def as_integer(x: Any, name: str) -> jax.Array:
         raise error(TypeError, f"`{name}` must be an integer array, got None.")
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.integer):
-        raise error(TypeError,
+        raise error(
+            TypeError,
             f"`{name}` must be an integer array of class indices, got {_describe(x)}. "
-            f"For one-hot or soft labels use the dense (non-sparse) loss."
+            f"For one-hot or soft labels use the dense (non-sparse) loss.",
         )
     return x.astype(label_dtype(x.dtype))
 
@@ -194,14 +196,15 @@ def elementwise_shape(predictions: jax.Array, other: jax.Array, name_p: str, nam
     if _TWIN_BROADCASTING.get():
         if out is not None:
             return out
-        raise error(ValueError,
-            f"`{name_p}` of shape {p_shape} and `{name_o}` of shape {o_shape} do not broadcast together."
+        raise error(
+            ValueError, f"`{name_p}` of shape {p_shape} and `{name_o}` of shape {o_shape} do not broadcast together."
         )
     widened = f" (they would broadcast to {out})" if out is not None else ""
-    raise error(ValueError,
+    raise error(
+        ValueError,
         f"`{name_o}` of shape {o_shape} must broadcast to the shape of `{name_p}`, {p_shape}{widened}: "
         f"an elementwise loss never widens `{name_p}`. Reshape one of them so that the shapes match, "
-        f"e.g. drop a trailing axis of size 1."
+        f"e.g. drop a trailing axis of size 1.",
     )
 
 
@@ -212,17 +215,16 @@ def check_broadcastable_to(x: jax.Array, shape: Sequence[int], name: str, target
     except ValueError:
         out = None
     if out != tuple(shape):
-        raise error(ValueError,
-            f"`{name}` of shape {tuple(x.shape)} must broadcast to the shape of "
-            f"`{target}`, {tuple(shape)}."
+        raise error(
+            ValueError, f"`{name}` of shape {tuple(x.shape)} must broadcast to the shape of `{target}`, {tuple(shape)}."
         )
 
 
 def check_same_shape(a: jax.Array, b: jax.Array, name_a: str, name_b: str) -> None:
     if tuple(a.shape) != tuple(b.shape):
-        raise error(ValueError,
-            f"`{name_a}` and `{name_b}` must have the same shape, got "
-            f"{tuple(a.shape)} and {tuple(b.shape)}."
+        raise error(
+            ValueError,
+            f"`{name_a}` and `{name_b}` must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}.",
         )
 
 
@@ -233,9 +235,9 @@ def check_axis(x: jax.Array, axis: int, name: str) -> int:
     if x.ndim == 0:
         raise error(ValueError, f"`{name}` must have at least one dimension (the class axis), got a scalar.")
     if not -x.ndim <= axis < x.ndim:
-        raise error(ValueError,
-            f"`axis`={axis} is out of range for `{name}` with {x.ndim} dimension(s), "
-            f"shape {tuple(x.shape)}."
+        raise error(
+            ValueError,
+            f"`axis`={axis} is out of range for `{name}` with {x.ndim} dimension(s), shape {tuple(x.shape)}.",
         )
     return int(axis) % x.ndim
 
@@ -245,9 +247,10 @@ def check_sparse_labels(predictions: jax.Array, labels: jax.Array, axis: int, na
     ax = check_axis(predictions, axis, name)
     expected = predictions.shape[:ax] + predictions.shape[ax + 1 :]
     if tuple(labels.shape) != tuple(expected):
-        raise error(ValueError,
+        raise error(
+            ValueError,
             f"`labels` must have the shape of `{name}` without axis {axis}, {tuple(expected)}, "
-            f"got {tuple(labels.shape)} ({name} shape {tuple(predictions.shape)})."
+            f"got {tuple(labels.shape)} ({name} shape {tuple(predictions.shape)}).",
         )
     return ax
 
@@ -287,9 +290,10 @@ def check_range(
         raise error(TypeError, f"`{name}` must be a number, got {value!r}.")
     if arr.ndim > (1 if per_class else 0):
         what = "a scalar or a [C] vector (one value per class)" if per_class else "a scalar (a Python or 0-d number)"
-        raise error(ValueError,
+        raise error(
+            ValueError,
             f"`{name}` must be {what}, got an array of shape {arr.shape}. Only per-class options "
-            f"(`alpha`, `class_weights`) take a vector."
+            f"(`alpha`, `class_weights`) take a vector.",
         )
     if arr.size == 0:
         return
@@ -333,9 +337,10 @@ def class_vector(value: Any, name: str, num_classes: int, dtype: Any, *, low: fl
     check_range(value, name, low, per_class=True)
     value = as_numeric(value, name).astype(dtype)
     if value.ndim > 1 or (value.ndim == 1 and value.shape[0] not in (1, num_classes)):
-        raise error(ValueError,
+        raise error(
+            ValueError,
             f"`{name}` must be a scalar or have shape ({num_classes},) (one per class), "
-            f"got shape {tuple(value.shape)}."
+            f"got shape {tuple(value.shape)}.",
         )
     return value
 
@@ -361,17 +366,17 @@ def reduce_axes(x: jax.Array, axis: Any, name: str) -> tuple[int, ...]:
         return tuple(range(x.ndim))
     axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
     if x.ndim == 0:
-        raise error(ValueError,
-            f"`{name}` must have at least one dimension to reduce over `axis`={axis!r}; got a scalar."
+        raise error(
+            ValueError, f"`{name}` must have at least one dimension to reduce over `axis`={axis!r}; got a scalar."
         )
     out = []
     for a in axes:
         if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
             raise error(TypeError, f"`axis` must be an int, a tuple of ints or None, got {axis!r}.")
         if not -x.ndim <= a < x.ndim:
-            raise error(ValueError,
-                f"`axis`={axis!r} is out of range for `{name}` with {x.ndim} dimension(s), "
-                f"shape {tuple(x.shape)}."
+            raise error(
+                ValueError,
+                f"`axis`={axis!r} is out of range for `{name}` with {x.ndim} dimension(s), shape {tuple(x.shape)}.",
             )
         out.append(int(a) % x.ndim)
     if len(set(out)) != len(out):
@@ -491,15 +496,19 @@ def loss_report(fn: Any, predictions: Any, targets: Any, options: Mapping[str, A
     if roles.targets == "class_indices":
         labels = as_integer(targets, "targets")
         if ignore is not None:
-            keep = jnp.not_equal(labels, check_ignore_index(ignore, roles.ignore_index or "ignore_index"))
+            index = check_ignore_index(ignore, roles.ignore_index or "ignore_index")
+            assert index is not None  # `ignore` is not None here
+            keep = jnp.not_equal(labels, index)
         if weights is not None:
-            cw = jnp.broadcast_to(class_vector(weights, roles.class_weights or "class_weights", num_classes,
-                                               jnp.float32), (num_classes,))
+            cw = jnp.broadcast_to(
+                class_vector(weights, roles.class_weights or "class_weights", num_classes, jnp.float32), (num_classes,)
+            )
             applied = jnp.take(cw, jnp.clip(labels, 0, num_classes - 1))
     elif weights is not None:
         # One-hot (or soft) targets: the weight of the target class is sum_c w_c y_c.
         dense = jnp.moveaxis(jnp.asarray(targets, jnp.float32), ax, -1)
-        cw = jnp.broadcast_to(class_vector(weights, roles.class_weights or "class_weights", num_classes,
-                                           jnp.float32), (num_classes,))
+        cw = jnp.broadcast_to(
+            class_vector(weights, roles.class_weights or "class_weights", num_classes, jnp.float32), (num_classes,)
+        )
         applied = jnp.sum(dense * cw.reshape((1,) * (dense.ndim - 1) + (num_classes,)), axis=-1)
     return Report(keep, applied)

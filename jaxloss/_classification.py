@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.typing import ArrayLike
 
 from jaxloss import _checks
 from jaxloss._primitives import (
@@ -24,9 +25,6 @@ from jaxloss._primitives import (
     softmax,
     softplus,
 )
-
-ArrayLike = Any
-
 
 # --------------------------------------------------------------------------
 # shared plumbing
@@ -131,8 +129,15 @@ def softmax_cross_entropy(
     return -jnp.sum(safe_mul(labels, log_p), axis=-1)
 
 
-@_checks.declare(targets="class_indices", labels="labels", classes_in="logits", class_axis="axis",
-                 ignore_index="ignore_index", class_weights="class_weights", non_negative=("class_weights",))
+@_checks.declare(
+    targets="class_indices",
+    labels="labels",
+    classes_in="logits",
+    class_axis="axis",
+    ignore_index="ignore_index",
+    class_weights="class_weights",
+    non_negative=("class_weights",),
+)
 def sparse_softmax_cross_entropy(
     logits: ArrayLike,
     labels: ArrayLike,

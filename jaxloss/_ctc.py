@@ -7,13 +7,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
+from jax.typing import ArrayLike
 
 from jaxloss import _checks, _vma
 from jaxloss._primitives import log_softmax, log_sum_exp
-
-ArrayLike = Any
 
 
 def _paddings(paddings: Any, shape: tuple[int, ...], name: str, target: str) -> jax.Array:
@@ -28,11 +26,12 @@ def _paddings(paddings: Any, shape: tuple[int, ...], name: str, target: str) -> 
 
 
 def _check_blank_id(blank_id: Any, num_classes: int) -> int:
-    if isinstance(blank_id, bool) or not isinstance(blank_id, (int, np.integer)):
-        raise TypeError(f"`blank_id` must be an int, got {blank_id!r}.")
+    checked = _checks.check_int(blank_id, "blank_id")
+    assert checked is not None  # allow_none is off
+    blank_id = checked
     if not 0 <= blank_id < num_classes:
-        raise ValueError(
-            f"`blank_id` must lie in [0, {num_classes}) (the class axis of `logits`), got {blank_id}."
+        raise _checks.error(
+            ValueError, f"`blank_id` must lie in [0, {num_classes}) (the class axis of `logits`), got {blank_id}."
         )
     return int(blank_id)
 
@@ -128,21 +127,23 @@ def ctc(
     (logits,) = _checks.floats((logits, "logits"))
     labels = _checks.as_integer(labels, "labels")
     if logits.ndim != 3:
-        raise ValueError(
-            f"`logits` must have shape [batch, time, classes] (3-D), got shape {tuple(logits.shape)}."
+        raise _checks.error(
+            ValueError, f"`logits` must have shape [batch, time, classes] (3-D), got shape {tuple(logits.shape)}."
         )
     if labels.ndim != 2:
-        raise ValueError(f"`labels` must have shape [batch, max_label_length] (2-D), got shape {tuple(labels.shape)}.")
+        raise _checks.error(
+            ValueError, f"`labels` must have shape [batch, max_label_length] (2-D), got shape {tuple(labels.shape)}."
+        )
     batch, max_time, num_classes = logits.shape
     if labels.shape[0] != batch:
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             f"`labels` must have the batch size of `logits`, {batch}, got shape {tuple(labels.shape)} "
-            f"(logits shape {tuple(logits.shape)})."
+            f"(logits shape {tuple(logits.shape)}).",
         )
     max_labels = labels.shape[1]
     blank_id = _check_blank_id(blank_id, num_classes)
-    if not isinstance(zero_infinity, (bool, np.bool_)):
-        raise TypeError(f"`zero_infinity` must be a bool, got {zero_infinity!r}.")
+    _checks.check_bool(zero_infinity, "zero_infinity")
     frame_pad = _paddings(logit_paddings, (batch, max_time), "logit_paddings", "logits[..., 0]")
     label_pad = _paddings(label_paddings, (batch, max_labels), "label_paddings", "labels")
     return _ctc(logits, labels, frame_pad, label_pad, blank_id=blank_id, zero_infinity=bool(zero_infinity))
@@ -150,7 +151,12 @@ def ctc(
 
 @functools.partial(jax.jit, static_argnames=("blank_id", "zero_infinity"))
 def _ctc(
-    logits: jax.Array, labels: jax.Array, frame_pad: jax.Array, label_pad: jax.Array, *, blank_id: int,
+    logits: jax.Array,
+    labels: jax.Array,
+    frame_pad: jax.Array,
+    label_pad: jax.Array,
+    *,
+    blank_id: int,
     zero_infinity: bool,
 ) -> jax.Array:
     """The recursion on checked arguments, compiled once per shape.

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
+from jax.typing import ArrayLike
 
 from jaxloss import _checks
 from jaxloss._primitives import exp_minus_mul, poisson_deviance_log, poisson_deviance_rate, safe_mul, xlogx
-
-ArrayLike = Any
-
-
-def _check_bool(value: Any, name: str) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"`{name}` must be a bool, got {value!r}.")
 
 
 def kl_divergence(
@@ -68,7 +60,7 @@ def kl_divergence(
       Kullback and Leibler, "On Information and Sufficiency", Ann. Math.
       Statist. 22(1), 1951.
     """
-    _check_bool(log_targets, "log_targets")
+    _checks.check_bool(log_targets, "log_targets")
     log_p, t = _checks.floats((log_predictions, "log_predictions"), targets=[(targets, "targets")])
     ax = _checks.check_axis(log_p, axis, "log_predictions")
     _checks.check_broadcastable_to(t, log_p.shape, "targets", "log_predictions")
@@ -133,8 +125,8 @@ def poisson_nll(
       >>> jaxloss.poisson_nll(jnp.array([0.0, 1.0]), jnp.array([1.0, 0.0])).round(4)
       Array([1.    , 2.7183], dtype=float32)
     """
-    _check_bool(log_input, "log_input")
-    _check_bool(full, "full")
+    _checks.check_bool(log_input, "log_input")
+    _checks.check_bool(full, "full")
     _checks.check_range(epsilon, "epsilon", 0.0)
     x, t = _checks.floats((predictions, "predictions"), targets=[(targets, "targets")])
     shape = _checks.elementwise_shape(x, t, "predictions", "targets")

@@ -28,11 +28,10 @@ import jax.numpy as jnp
 from jax import lax
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
+from jax.typing import ArrayLike
 
 from jaxloss import _checks, _reduce, _vma
 from jaxloss._primitives import safe_mul
-
-ArrayLike = Any
 
 # The vocabulary scheme's blocks have at least this many classes (matmul efficiency).
 _MIN_VOCAB_BLOCK = 128
@@ -243,7 +242,7 @@ def _dlogits(cfg: _Config, s, t, local_y, rows: _Rows, coef, opts, cws=(), start
     smoothing, zl, _ = opts
     scale = jnp.where(rows.live, coef, 0.0)
     p = jnp.exp(s - rows.lse[:, None])
-    target_w = scale * rows.wy if cfg.has_cw else scale  # the nll term's weight
+    target_w = scale * rows.wy if rows.wy is not None else scale  # the nll term's weight
     if cfg.smoothing:
         smooth_w = scale * smoothing / rows.n_kept  # per kept class, times w_c
         target_w = target_w * (1.0 - smoothing)
@@ -364,7 +363,7 @@ def _token_pass(cfg: _Config, mode: str, h2, w, bs, cws, y, coef, opts):
         put = functools.partial(lax.dynamic_update_slice_in_dim, start_index=start, axis=0)
         assert rows.loss is not None  # a full pass computes the loss
         carry["loss"] = put(carry["loss"], rows.loss)
-        if cfg.has_cw:
+        if rows.wy is not None:
             carry["wy"] = put(carry["wy"], rows.wy)
         if mode == "stats":
             for k, value in (("lse", rows.lse), ("count", rows.n_kept), ("live", rows.live), ("wsum", rows.wsum)):

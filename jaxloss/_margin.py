@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.typing import ArrayLike
 
 from jaxloss import _checks
 from jaxloss._primitives import safe_mul
-
-ArrayLike = Any
 
 
 def _margins(scores: ArrayLike, labels: ArrayLike) -> jax.Array:

@@ -6,13 +6,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
+from jax.typing import ArrayLike
 
 from jaxloss import _checks
 from jaxloss._primitives import logsumexp, safe_mul, softplus
-
-ArrayLike = Any
 
 
 def contrastive(distances: ArrayLike, labels: ArrayLike, *, margin: ArrayLike = 1.0) -> jax.Array:
@@ -59,9 +57,10 @@ def _circle_labels(labels: Any, rows: int, name: str, embeddings_name: str) -> j
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.shape != (rows,):
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             f"`{name}` must have shape ({rows},) (or ({rows}, 1)), one label per row of "
-            f"`{embeddings_name}`, got {tuple(labels.shape)}."
+            f"`{embeddings_name}`, got {tuple(labels.shape)}.",
         )
     return labels
 
@@ -69,7 +68,7 @@ def _circle_labels(labels: Any, rows: int, name: str, embeddings_name: str) -> j
 def _circle_embeddings(x: Any, name: str) -> jax.Array:
     x = _checks.as_float(x, name)
     if x.ndim != 2:
-        raise ValueError(f"`{name}` must be a [rows, dim] matrix, got shape {tuple(x.shape)}.")
+        raise _checks.error(ValueError, f"`{name}` must be a [rows, dim] matrix, got shape {tuple(x.shape)}.")
     return x
 
 
@@ -129,14 +128,13 @@ def circle(
     """
     _checks.check_range(gamma, "gamma", 0.0)
     _checks.check_range(margin, "margin")
-    if not isinstance(remove_diagonal, (bool, np.bool_)):
-        raise TypeError(f"`remove_diagonal` must be a bool, got {remove_diagonal!r}.")
+    _checks.check_bool(remove_diagonal, "remove_diagonal")
     emb = _circle_embeddings(embeddings, "embeddings")
     ref = emb if ref_embeddings is None else _circle_embeddings(ref_embeddings, "ref_embeddings")
     if ref.shape[1] != emb.shape[1]:
-        raise ValueError(
-            f"`ref_embeddings` must have the dimension of `embeddings`, {emb.shape[1]}, "
-            f"got shape {tuple(ref.shape)}."
+        raise _checks.error(
+            ValueError,
+            f"`ref_embeddings` must have the dimension of `embeddings`, {emb.shape[1]}, got shape {tuple(ref.shape)}.",
         )
     labels = _circle_labels(labels, emb.shape[0], "labels", "embeddings")
     if ref_labels is None:
@@ -146,9 +144,10 @@ def circle(
         ref_labels = _circle_labels(ref_labels, ref.shape[0], "ref_labels", "ref_embeddings")
         ref_labels_name = "ref_labels"
     if ref_labels.shape[0] != ref.shape[0]:
-        raise ValueError(
+        raise _checks.error(
+            ValueError,
             f"`{ref_labels_name}` has {ref_labels.shape[0]} labels but `ref_embeddings` has "
-            f"{ref.shape[0]} rows; pass `ref_labels` with `ref_embeddings`."
+            f"{ref.shape[0]} rows; pass `ref_labels` with `ref_embeddings`.",
         )
     dtype = _checks.compute_dtype(emb, ref)
     emb, ref = emb.astype(dtype), ref.astype(dtype)

@@ -101,9 +101,7 @@ def _apply_mask(x: jax.Array, where: jax.Array | None) -> jax.Array:
     return jnp.where(where, x, -jnp.inf)
 
 
-def logsumexp(
-    x: jax.Array, axis: int = -1, *, where: jax.Array | None = None, keepdims: bool = False
-) -> jax.Array:
+def logsumexp(x: jax.Array, axis: int = -1, *, where: jax.Array | None = None, keepdims: bool = False) -> jax.Array:
     """``log(sum(exp(x)))`` along ``axis`` over unmasked entries.
 
     ``-inf`` entries and entries where ``where`` is False are left out of the

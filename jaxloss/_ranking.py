@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from jaxloss import _checks
-
-ArrayLike = Any
 
 
 def wmw_auc_loss(

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
+from jax.typing import ArrayLike
 
 from jaxloss import _checks, _primitives
-
-ArrayLike = Any
 
 
 def _errors(predictions: ArrayLike, targets: ArrayLike) -> jax.Array:
@@ -198,8 +194,7 @@ def cosine_distance(
       Array([-0.2], dtype=float32)
     """
     _checks.check_range(epsilon, "epsilon", 0.0, low_open=True)
-    if not isinstance(normalize, (bool, np.bool_)):
-        raise TypeError(f"`normalize` must be a bool, got {normalize!r}.")
+    _checks.check_bool(normalize, "normalize")
     p, t = _checks.floats((predictions, "predictions"), targets=[(targets, "targets")])
     ax = _checks.check_axis(p, axis, "predictions")
     _checks.check_broadcastable_to(t, p.shape, "targets", "predictions")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from jaxloss import _checks
 from jaxloss._primitives import inverse_scale, ratio
-
-ArrayLike = Any
 
 
 def _overlap_inputs(predictions, targets, axis, epsilon):

@@ -23,7 +23,7 @@ from jax import lax
 def _aval(x: Any) -> Any:
     typeof = getattr(jax, "typeof", None)
     try:
-        return typeof(x) if typeof is not None else jax.core.get_aval(x)
+        return typeof(x) if typeof is not None else jax.core.get_aval(x)  # type: ignore[attr-defined]
     except (TypeError, AttributeError):
         return None
 

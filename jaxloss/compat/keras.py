@@ -95,6 +95,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 import jaxloss
 from jaxloss import _checks
@@ -147,7 +148,6 @@ __all__ = [
     "tversky",
 ]
 
-ArrayLike = Any
 
 # keras.backend.epsilon()
 _EPSILON = 1e-7

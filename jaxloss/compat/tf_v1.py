@@ -46,6 +46,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 import jaxloss
 from jaxloss import _checks
@@ -65,7 +66,6 @@ __all__ = [
     "sparse_softmax_cross_entropy",
 ]
 
-ArrayLike = Any
 
 # The value of tf.compat.v1.GraphKeys.LOSSES; accepted and ignored.
 _LOSSES_COLLECTION = "losses"

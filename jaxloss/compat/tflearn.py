@@ -28,11 +28,11 @@ but a finite, useful gradient:
 from __future__ import annotations
 
 import inspect
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 import jaxloss
 from jaxloss import _checks
@@ -49,7 +49,6 @@ __all__ = [
     "weighted_crossentropy",
 ]
 
-ArrayLike = Any
 
 # tflearn/config.py
 _EPSILON = 1e-10
