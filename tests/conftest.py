@@ -9,6 +9,11 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # Hypothesis profiles for the property tests: "ci" (the default) is bounded
 # and derandomised so the suite is deterministic and fits its time budget;
 # "dev" (HYPOTHESIS_PROFILE=dev) explores many more examples locally.
+# One CI example per function is hypothesis's simplest draw (every choice at
+# its first option), so tests/strategies.py puts the non-degenerate choices
+# first (full batch, extreme magnitudes, informative options) and rotates
+# dtype and seed per function; the corners are pinned cases run beside it.
+# `python tests/draws_report.py` prints what each function was given.
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile(

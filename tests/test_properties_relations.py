@@ -1,9 +1,15 @@
 """Property tests (hypothesis): paired functions agree, ``reduce`` is a
 proper reduction, and masked entries never reach a value or a gradient.
 
-Every test draws its inputs with hypothesis (profile in ``tests/conftest.py``).
-Shapes come from the small sets of ``tests/strategies.py`` so that JAX
-compiles each function only a few times.
+Every test draws its inputs with hypothesis (profile in ``tests/conftest.py``):
+the CI profile runs the simplest draw, whose choices here are all the
+informative ones (a full batch, extreme magnitudes, label smoothing, a mask),
+plus the pinned ``@example``s (infinite logits of zero-mass classes, 16-bit
+floats, 8-bit labels, exact 0/1 labels, zero hidden vectors, empty batches
+and zero weights for ``reduce``; the per-function corners, empty batches
+included, are in ``test_properties_finite.py``). Shapes
+come from the small sets of ``tests/strategies.py`` so that JAX compiles each
+function only a few times.
 """
 
 from __future__ import annotations
@@ -12,11 +18,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import jaxloss
-from tests.strategies import DTYPES, SHAPES, WITH_WHERE, cases, fewer, magnitudes
+from tests.strategies import DTYPES, SHAPES, WITH_WHERE, cases, fewer, magnitudes, pinned_case, report, report_case
 
 # --------------------------------------------------------------------------
 # shared draws
@@ -24,17 +30,29 @@ from tests.strategies import DTYPES, SHAPES, WITH_WHERE, cases, fewer, magnitude
 
 
 @st.composite
-def logits_and_labels(draw, max_exp=(0.0, 2.0, 15.0, 30.0)):
-    """``(logits [B, C], integer labels [B], dtype, rng)`` of mixed magnitudes."""
+def logits_and_labels(draw, max_exp=(30.0, 0.0, 2.0, 15.0)):
+    """``(logits [B, C], integer labels [B], dtype, rng, source)`` of mixed magnitudes."""
     dtype = jnp.dtype(draw(st.sampled_from(DTYPES)))
     b, c = draw(st.sampled_from(SHAPES))
     exp = draw(st.sampled_from(max_exp))
     if dtype == jnp.float16:
         exp = min(exp, 3.5)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    logits = jnp.asarray(magnitudes(rng, (b, c), exp), dtype)
+    logits = jnp.asarray(magnitudes(rng, (b, c), exp, -7.0 if dtype == jnp.float16 else -30.0), dtype)
     labels = jnp.asarray(rng.integers(0, c, size=b), jnp.int32)
-    return logits, labels, dtype, rng
+    return logits, labels, dtype, rng, "draw"
+
+
+def pinned_logits(shape=(3, 4), dtype=jnp.float32, exp=30.0, label_dtype=jnp.int32, neg_inf=False, seed=1):
+    """A fixed ``logits_and_labels`` example; ``neg_inf``: every non-label logit of row 0 is ``-inf``."""
+    rng = np.random.default_rng(seed)
+    b, c = shape
+    x = magnitudes(rng, shape, exp, -7.0 if dtype == jnp.float16 else -30.0)
+    labels = rng.integers(0, c, size=b)
+    if neg_inf and b:
+        x[0] = np.where(np.arange(c) == labels[0], x[0], -np.inf)
+    source = f"{jnp.dtype(dtype)} {b}x{c} 1e{exp:g} {jnp.dtype(label_dtype)}" + (" -inf" if neg_inf else "")
+    return jnp.asarray(x, dtype), jnp.asarray(labels, label_dtype), jnp.dtype(dtype), rng, source
 
 
 def _close(actual, expected, what, rtol=2e-5, atol=1e-6):
@@ -42,11 +60,12 @@ def _close(actual, expected, what, rtol=2e-5, atol=1e-6):
                                rtol=rtol, atol=atol, err_msg=what)
 
 
-def _rel_close(actual, expected, what, rtol=2e-5):
-    """Relative to the largest entry: differences of huge logits round at that scale."""
+def _rel_close(actual, expected, what, rtol=2e-5, scale=None):
+    """Relative to the largest entry (or ``scale``): differences of huge logits round at that scale."""
     expected = np.asarray(expected, np.float64)
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    _close(actual, expected, what, rtol=rtol, atol=rtol * scale)
+    if scale is None:
+        scale = float(np.max(np.abs(expected), initial=0.0))
+    _close(actual, expected, what, rtol=rtol, atol=rtol * max(1.0, scale))
 
 
 # --------------------------------------------------------------------------
@@ -54,15 +73,20 @@ def _rel_close(actual, expected, what, rtol=2e-5):
 # --------------------------------------------------------------------------
 
 
-@given(data=logits_and_labels(), smoothing=st.sampled_from([0.0, 0.1, 1.0]), masked=st.booleans())
+@given(data=logits_and_labels(), smoothing=st.sampled_from([0.1, 0.0, 1.0]), masked=st.sampled_from([True, False]))
+@example(data=pinned_logits(neg_inf=True, label_dtype=jnp.int8), smoothing=0.0, masked=True)
+@example(data=pinned_logits(dtype=jnp.bfloat16, label_dtype=jnp.uint8), smoothing=0.1, masked=False)
 def test_softmax_cross_entropy_on_one_hot_equals_sparse(data, smoothing, masked):
-    logits, labels, _, rng = data
+    logits, labels, _, rng, source = data
     b, c = logits.shape
     where = None
     if masked and b:
         mask = rng.uniform(size=(b, c)) < 0.6
-        mask[np.arange(b), np.asarray(labels)] = True
+        mask[0, (int(labels[0]) + 1) % c] = False  # something is masked
+        mask[np.arange(b), np.asarray(labels, np.int64)] = True
         where = jnp.asarray(mask)
+    report("softmax_cross_entropy = sparse", source, [logits, labels, where],
+           options={"label_smoothing": smoothing, "masked": masked})
     onehot = jax.nn.one_hot(labels, c, dtype=jnp.float32)
 
     def dense(z):
@@ -74,16 +98,20 @@ def test_softmax_cross_entropy_on_one_hot_equals_sparse(data, smoothing, masked)
     _rel_close(dense(logits), sparse(logits), "values")
     g_dense = jax.grad(lambda z: jnp.sum(dense(z)))(logits)
     g_sparse = jax.grad(lambda z: jnp.sum(sparse(z)))(logits)
+    assert np.all(np.isfinite(np.asarray(g_sparse, np.float64))), g_sparse
     _close(g_dense, g_sparse, "gradients", rtol=1e-2 if logits.dtype != jnp.float32 else 2e-5, atol=1e-5)
 
 
-@given(data=logits_and_labels(max_exp=(0.0, 0.5)), smoothing=st.sampled_from([0.0, 0.1]))
+@given(data=logits_and_labels(max_exp=(0.5, 0.0)), smoothing=st.sampled_from([0.1, 0.0]))
+@example(data=pinned_logits(dtype=jnp.bfloat16, exp=0.5), smoothing=0.0)
 def test_categorical_cross_entropy_of_softmax_equals_softmax_cross_entropy(data, smoothing):
     # Away from the clip: |z| <= ~3 keeps every probability above 1e-7.
-    logits, labels, _, rng = data
+    logits, labels, _, rng, source = data
     logits = jnp.clip(logits, -3, 3)
     c = logits.shape[-1]
     soft = jnp.asarray(rng.dirichlet(np.ones(c), size=logits.shape[0]), jnp.float32)
+    report("categorical_cross_entropy(softmax) = softmax_cross_entropy", source, [logits, soft],
+           options={"label_smoothing": smoothing})
 
     def from_probs(z):
         return jaxloss.categorical_cross_entropy(jax.nn.softmax(z.astype(jnp.float32)), soft,
@@ -98,12 +126,24 @@ def test_categorical_cross_entropy_of_softmax_equals_softmax_cross_entropy(data,
     _close(g_p, g_l, "gradients", rtol=1e-4, atol=1e-5)
 
 
-@given(data=logits_and_labels(max_exp=(0.0, 0.7)), smoothing=st.sampled_from([0.0, 0.1]))
-def test_binary_cross_entropy_of_sigmoid_equals_sigmoid_binary_cross_entropy(data, smoothing):
+def _binary_labels(rng, shape, exact: bool):
+    """Soft labels in [0, 1] with, when ``exact``, a third of them exactly 0 or 1."""
+    labels = rng.uniform(size=shape)
+    if exact:
+        labels = np.where(rng.uniform(size=shape) < 0.33, rng.integers(0, 2, size=shape), labels)
+    return jnp.asarray(labels, jnp.float32)
+
+
+@given(data=logits_and_labels(max_exp=(0.7, 0.0)), smoothing=st.sampled_from([0.1, 0.0]),
+       exact=st.sampled_from([True, False]))
+@example(data=pinned_logits(dtype=jnp.float16, exp=0.7), smoothing=0.0, exact=True)
+def test_binary_cross_entropy_of_sigmoid_equals_sigmoid_binary_cross_entropy(data, smoothing, exact):
     # Away from the clip: |z| <= 5 keeps sigmoid(z) inside [1e-7, 1 - 1e-7] with room.
-    logits, _, _, rng = data
+    logits, _, _, rng, source = data
     logits = jnp.clip(logits, -5, 5)
-    labels = jnp.asarray(rng.uniform(size=logits.shape), jnp.float32)
+    labels = _binary_labels(rng, logits.shape, exact)
+    report("binary_cross_entropy(sigmoid) = sigmoid_binary_cross_entropy", source, [logits, labels],
+           options={"label_smoothing": smoothing})
 
     def from_probs(z):
         return jaxloss.binary_cross_entropy(jax.nn.sigmoid(z.astype(jnp.float32)), labels,
@@ -118,12 +158,15 @@ def test_binary_cross_entropy_of_sigmoid_equals_sigmoid_binary_cross_entropy(dat
     _close(g_p, g_l, "gradients", rtol=1e-3, atol=1e-5)
 
 
-@given(data=logits_and_labels(max_exp=(0.0, 0.7)), gamma=st.sampled_from([0.0, 2.0]),
-       alpha=st.sampled_from([None, 0.25]))
+@given(data=logits_and_labels(max_exp=(0.7, 0.0)), gamma=st.sampled_from([2.0, 0.0]),
+       alpha=st.sampled_from([0.25, None]))
+@example(data=pinned_logits(dtype=jnp.bfloat16, exp=0.7), gamma=2.0, alpha=None)
 def test_binary_focal_cross_entropy_of_sigmoid_equals_sigmoid_focal_loss(data, gamma, alpha):
-    logits, _, _, rng = data
+    logits, _, _, rng, source = data
     logits = jnp.clip(logits, -5, 5)
     labels = jnp.asarray(rng.integers(0, 2, size=logits.shape), jnp.float32)
+    report("binary_focal_cross_entropy(sigmoid) = sigmoid_focal_loss", source, [logits, labels],
+           options={"gamma": gamma, "alpha": alpha})
 
     def from_probs(z):
         return jaxloss.binary_focal_cross_entropy(jax.nn.sigmoid(z.astype(jnp.float32)), labels, gamma=gamma,
@@ -138,12 +181,15 @@ def test_binary_focal_cross_entropy_of_sigmoid_equals_sigmoid_focal_loss(data, g
     _close(g_p, g_l, "gradients", rtol=1e-3, atol=1e-5)
 
 
-@given(data=logits_and_labels(max_exp=(0.0, 0.5)), gamma=st.sampled_from([0.0, 2.0]),
-       alpha=st.sampled_from([None, 0.25]))
+@given(data=logits_and_labels(max_exp=(0.5, 0.0)), gamma=st.sampled_from([2.0, 0.0]),
+       alpha=st.sampled_from([0.25, None]))
+@example(data=pinned_logits(dtype=jnp.float16, exp=0.5, label_dtype=jnp.int8), gamma=2.0, alpha=0.25)
 def test_categorical_focal_cross_entropy_of_softmax_equals_softmax_focal_loss(data, gamma, alpha):
-    logits, labels, _, _ = data
+    logits, labels, _, _, source = data
     logits = jnp.clip(logits, -3, 3)
     onehot = jax.nn.one_hot(labels, logits.shape[-1], dtype=jnp.float32)
+    report("categorical_focal_cross_entropy(softmax) = softmax_focal_loss", source, [logits, labels],
+           options={"gamma": gamma, "alpha": alpha})
 
     def from_probs(z):
         return jaxloss.categorical_focal_cross_entropy(jax.nn.softmax(z.astype(jnp.float32)), onehot, gamma=gamma,
@@ -161,29 +207,44 @@ def test_categorical_focal_cross_entropy_of_softmax_equals_softmax_focal_loss(da
 @st.composite
 def fused_problems(draw):
     b, d, v = 4, 3, 5
-    exp = draw(st.sampled_from((0.0, 1.0, 8.0)))
+    exp = draw(st.sampled_from((8.0, 0.0, 1.0)))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     hidden = jnp.asarray(magnitudes(rng, (b, d), exp), jnp.float32)
     weight = jnp.asarray(rng.normal(size=(d, v)), jnp.float32)
     labels = rng.integers(0, v, size=b)
-    ignore = draw(st.sampled_from((None, -100)))
+    ignore = draw(st.sampled_from((-100, None)))
     if ignore is not None:
         labels = np.where(rng.uniform(size=b) < 0.3, ignore, labels)
+        labels[:2] = [ignore, rng.integers(0, v)]  # one ignored token and one that is not
     options = {
         "ignore_index": ignore,
-        "label_smoothing": draw(st.sampled_from((0.0, 0.1))),
-        "z_loss": draw(st.sampled_from((0.0, 1e-3))),
+        "label_smoothing": draw(st.sampled_from((0.1, 0.0))),
+        "z_loss": draw(st.sampled_from((1e-3, 0.0))),
     }
-    chunk = draw(st.sampled_from((None, 2)))
-    bias = draw(st.sampled_from((None, "bias")))
+    chunk = draw(st.sampled_from((2, None)))
+    bias = draw(st.sampled_from(("bias", None)))
     bias = None if bias is None else jnp.asarray(rng.normal(size=(v,)), jnp.float32)
-    return hidden, weight, jnp.asarray(labels, jnp.int32), bias, chunk, options
+    return hidden, weight, jnp.asarray(labels, jnp.int32), bias, chunk, options, "draw"
+
+
+def _pinned_fused():
+    """Zero hidden vectors next to a huge one and an ignored token (the draw's options: no extra compile)."""
+    rng = np.random.default_rng(2)
+    hidden = jnp.asarray([[0.0, 0.0, 0.0], [1e8, -1e8, 1e-30], [0.5, -1.0, 2.0], [0.0, 0.0, 0.0]], jnp.float32)
+    weight = jnp.asarray(rng.normal(size=(3, 5)), jnp.float32)
+    labels = jnp.asarray([4, -100, 0, 2], jnp.int32)
+    options = {"ignore_index": -100, "label_smoothing": 0.1, "z_loss": 1e-3}
+    bias = jnp.asarray(rng.normal(size=(5,)), jnp.float32)
+    return hidden, weight, labels, bias, 2, options, "zero rows, 1e8"
 
 
 @fewer()
 @given(problem=fused_problems())
+@example(problem=_pinned_fused())
 def test_fused_linear_cross_entropy_equals_unfused(problem):
-    hidden, weight, labels, bias, chunk, options = problem
+    hidden, weight, labels, bias, chunk, options, source = problem
+    report("fused_linear_cross_entropy = unfused", source, [hidden, weight, labels, bias],
+           options={**options, "chunk_size": chunk})
 
     def fused(h, w):
         return jaxloss.fused_linear_cross_entropy(h, w, labels, bias=bias, chunk_size=chunk, **options)
@@ -205,55 +266,104 @@ def test_fused_linear_cross_entropy_equals_unfused(problem):
 
 
 @st.composite
-def reduce_problems(draw, exp=(0.0, 2.0, 15.0)):
-    shape = draw(st.sampled_from(((0,), (1,), (5,), (2, 3))))
+def reduce_problems(draw, exp=(15.0, 0.0, 2.0)):
+    shape = draw(st.sampled_from(((2, 3), (5,), (1,), (0,))))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     e = draw(st.sampled_from(exp))
     losses = jnp.asarray(magnitudes(rng, shape, e), jnp.float32)
-    weights = jnp.asarray(np.where(rng.uniform(size=shape) < 0.3, 0.0, rng.uniform(0, 3, size=shape)), jnp.float32)
-    where = jnp.asarray(rng.uniform(size=shape) < 0.7) if draw(st.booleans()) else None
-    return losses, weights, where, rng
+    weights = np.where(rng.uniform(size=shape) < 0.3, 0.0, rng.uniform(0, 3, size=shape))
+    if weights.size >= 2:
+        weights.flat[:2] = [0.0, rng.uniform(0.5, 3)]  # a zero weight and a nonzero one
+    where = None
+    if draw(st.sampled_from([True, False])):
+        where = rng.uniform(size=shape) < 0.7
+        if where.size >= 3:
+            where.flat[1:3] = [True, False]  # keeps the nonzero weight, drops something
+        where = jnp.asarray(where)
+    return losses, jnp.asarray(weights, jnp.float32), where, rng, "draw"
 
 
-@given(problem=reduce_problems(), reduction=st.sampled_from(jaxloss.REDUCTIONS))
+def _pinned_reduce(kind: str):
+    rng = np.random.default_rng(3)
+    if kind == "empty":
+        return jnp.zeros((0,), jnp.float32), jnp.zeros((0,), jnp.float32), jnp.zeros((0,), bool), rng, kind
+    if kind == "huge":  # +-1e30 next to ordinary losses, weights 0 and 1e-3
+        losses = jnp.asarray([[1e30, -2.5, 1e-30], [-1e30, 3.0, 0.0]], jnp.float32)
+        weights = jnp.asarray([[1e-3, 0.0, 1.0], [2.0, 1.0, 0.0]], jnp.float32)
+        return losses, weights, None, rng, kind
+    # one weight and one unmasked entry left
+    losses = jnp.asarray([2.0, -1.0, 7.0, 0.5, 3.0], jnp.float32)
+    weights = jnp.asarray([0.0, 0.0, 1.5, 0.0, 2.0], jnp.float32)
+    return losses, weights, jnp.asarray([True, True, True, True, False]), rng, kind
+
+
+def _terms_scale(losses, weights, where=None):
+    """Sum of the weighted terms' magnitudes: what a sum rounds at, whatever cancels."""
+    w = np.asarray(weights, np.float64) * (1.0 if where is None else np.asarray(where, np.float64))
+    return float(np.sum(np.abs(np.asarray(losses, np.float64) * w)))
+
+
+def _report_reduce(test, problem, options):
+    losses, weights, where, _, source = problem
+    report(test, source, [losses, weights, where], options=options)
+
+
+@pytest.mark.parametrize("reduction", jaxloss.REDUCTIONS)
+@given(problem=reduce_problems())
+@example(problem=_pinned_reduce("huge"))
+@example(problem=_pinned_reduce("empty"))
 def test_reduce_invariant_to_permuting_the_batch(problem, reduction):
-    losses, weights, where, rng = problem
+    losses, weights, where, rng, _ = problem
+    _report_reduce("reduce: permutation", problem, {"reduction": reduction})
     perm = rng.permutation(losses.shape[0])
     out = jaxloss.reduce(losses, weights, reduction=reduction, where=where)
     permuted = jaxloss.reduce(losses[perm], weights[perm], reduction=reduction,
                               where=None if where is None else where[perm])
     if reduction == "none":
         out = out[perm]
-    _rel_close(permuted, out, f"{reduction}: permuted batch", rtol=1e-5)
+    scale = None if reduction == "none" else _terms_scale(losses, weights, where)
+    _rel_close(permuted, out, f"{reduction}: permuted batch", rtol=1e-5, scale=scale)
+    assert not np.any(np.isnan(np.asarray(out))), out
 
 
-@given(problem=reduce_problems(exp=(0.0, 2.0, 8.0)), reduction=st.sampled_from(["none", "sum", "mean"]),
-       a=st.sampled_from([0.0, 0.5, 3.0]), b=st.sampled_from([1.0, 2.5]))
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@given(problem=reduce_problems(exp=(8.0, 0.0, 2.0)), a=st.sampled_from([0.5, 0.0, 3.0]),
+       b=st.sampled_from([2.5, 1.0]))
+@example(problem=_pinned_reduce("last"), a=3.0, b=1.0)
 def test_reduce_linear_in_weights(problem, reduction, a, b):
-    losses, w1, where, rng = problem
+    losses, w1, where, rng, _ = problem
+    _report_reduce("reduce: linear in weights", problem, {"reduction": reduction, "a": a, "b": b})
     w2 = jnp.asarray(rng.uniform(0, 2, size=losses.shape), jnp.float32)
 
     def r(w):
         return jaxloss.reduce(losses, w, reduction=reduction, where=where)
 
-    _rel_close(r(a * w1 + b * w2), a * r(w1) + b * r(w2), f"{reduction}: linearity", rtol=1e-5)
+    scale = None if reduction == "none" else _terms_scale(losses, a * w1 + b * w2, where)
+    _rel_close(r(a * w1 + b * w2), a * r(w1) + b * r(w2), f"{reduction}: linearity", rtol=1e-5, scale=scale)
 
 
-@given(problem=reduce_problems(exp=(0.0, 2.0, 8.0)), scale=st.sampled_from([0.25, 3.0, 1e4]))
+@given(problem=reduce_problems(exp=(8.0, 0.0, 2.0)), scale=st.sampled_from([3.0, 0.25, 1e4]))
+@example(problem=_pinned_reduce("last"), scale=1e4)
 def test_reduce_normalised_reductions_scale_correctly(problem, scale):
-    losses, w, where, _ = problem
+    losses, w, where, _, _ = problem
+    _report_reduce("reduce: normalised", problem, {"scale": scale})
+    terms = _terms_scale(losses, w, where)
     # weighted_mean is invariant to scaling the weights, sum_by_nonzero_weights scales with them.
     wm = jaxloss.reduce(losses, w, reduction="weighted_mean", where=where)
-    _rel_close(jaxloss.reduce(losses, scale * w, reduction="weighted_mean", where=where), wm, "weighted_mean")
+    wsum = float(np.sum(np.asarray(w, np.float64) * (1.0 if where is None else np.asarray(where))))
+    _rel_close(jaxloss.reduce(losses, scale * w, reduction="weighted_mean", where=where), wm, "weighted_mean",
+               scale=terms / wsum if wsum else None)
     snz = jaxloss.reduce(losses, w, reduction="sum_by_nonzero_weights", where=where)
     _rel_close(jaxloss.reduce(losses, scale * w, reduction="sum_by_nonzero_weights", where=where), scale * snz,
-               "sum_by_nonzero_weights")
+               "sum_by_nonzero_weights", scale=scale * terms)
 
 
-@given(problem=reduce_problems(exp=(0.0, 30.0)), reduction=st.sampled_from(jaxloss.REDUCTIONS),
-       poison=st.booleans())
+@pytest.mark.parametrize("reduction", jaxloss.REDUCTIONS)
+@given(problem=reduce_problems(exp=(30.0, 0.0)), poison=st.sampled_from([True, False]))
+@example(problem=_pinned_reduce("huge"), poison=True)
 def test_reduce_is_zero_not_nan_when_every_weight_or_mask_is_zero(problem, reduction, poison):
-    losses, _, _, _ = problem
+    losses, _, _, _, _ = problem
+    _report_reduce("reduce: zero weights", problem, {"reduction": reduction, "poison": poison})
     if poison and losses.size:
         losses = losses.at[(0,) * losses.ndim].set(jnp.nan)
     zeros = jnp.zeros(losses.shape, jnp.float32)
@@ -276,11 +386,9 @@ def test_reduce_is_zero_not_nan_when_every_weight_or_mask_is_zero(problem, reduc
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("spec", WITH_WHERE, ids=repr)
-@fewer()
-@given(data=st.data())
-def test_masked_entries_never_affect_values_or_gradients(spec, data):
-    case = data.draw(cases(spec, with_where=True))
+def _check_masked(case) -> None:
+    spec = case.spec
+    report_case(case, source=case.source + " masked")
     where = case.kwargs.pop("where")
     shape = where.shape
     poisoned = [
@@ -311,3 +419,16 @@ def test_masked_entries_never_affect_values_or_gradients(spec, data):
             np.testing.assert_array_equal(gp[masked], 0.0, err_msg=f"{spec.name}: gradient at masked entries")
         np.testing.assert_array_equal(gp, np.asarray(gc, np.float64),
                                       err_msg=f"{spec.name}: nan in masked entries changed gradient {i}")
+
+
+@pytest.mark.parametrize("spec", WITH_WHERE, ids=repr)
+@fewer()
+@given(data=st.data())
+def test_masked_entries_never_affect_values_or_gradients(spec, data):
+    _check_masked(data.draw(cases(spec, with_where=True)))
+
+
+@pytest.mark.parametrize("spec", WITH_WHERE, ids=repr)
+def test_masked_entries_never_affect_values_or_gradients_at_extremes(spec):
+    # +-1e30, zero vectors, exact 0/1 targets and a fully masked row (where no integer target forbids it)
+    _check_masked(pinned_case(spec, "extremes"))
