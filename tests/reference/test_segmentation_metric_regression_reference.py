@@ -1,4 +1,4 @@
-"""The segmentation, metric, generalized cross-entropy, focal and regression core functions against Keras 3 (JAX backend) and TF1 graph mode, directly."""
+"""Segmentation, metric, generalized CE, focal and regression core functions vs Keras 3 and TF1 graph mode."""
 
 from __future__ import annotations
 
