@@ -469,6 +469,8 @@ def _infinities(spec: Spec, args: list) -> list:
         keep[0] = True
         if x.shape[0] > 2:
             keep[2, ::2] = True
+        if target_kind in INT_KINDS:
+            keep[t < 0] = True  # an ignored example: a row of -inf logits (an empty softmax)
         x = np.where(zero_mass & keep, -np.inf, x)
     elif spec.inf == "binary":
         # a logit of +inf where the label is 1 and -inf where it is 0 (the loss is 0 there)
