@@ -46,8 +46,11 @@ from jaxloss._segmentation import dice
 from jaxloss._segmentation import tversky
 
 # --- large vocabularies ---
-from jaxloss._fused import fused_linear_cross_entropy
-from jaxloss._fused import sharded_fused_linear_cross_entropy
+from jaxloss._head import HeadStats
+from jaxloss._head import fused_linear_cross_entropy
+from jaxloss._head import fused_linear_log_probs
+from jaxloss._head import sharded_fused_linear_cross_entropy
+from jaxloss._head import sharded_fused_linear_log_probs
 
 # Reductions and wrappers.
 from jaxloss._reduce import REDUCTIONS

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import jaxloss
-from jaxloss import _fused
+from jaxloss._head import _loop, _spec
 
 # Shapes chosen so that chunk sizes 4 and 5 divide neither the tokens (13)
 # nor the classes (19), nor the hidden size (20, in blocks of 8).
@@ -52,8 +52,8 @@ def optimized():
 @pytest.fixture(params=["tokens", "vocab"])
 def scheme(request, monkeypatch):
     """Forces one of the two internal schemes, with small vocabulary blocks."""
-    monkeypatch.setattr(_fused, "_choose_scheme", lambda *_: request.param)
-    monkeypatch.setattr(_fused, "_MIN_VOCAB_BLOCK", 4)
+    monkeypatch.setattr(_spec, "choose_scheme", lambda *_: {"vocab": "classes"}.get(request.param, request.param))
+    monkeypatch.setattr(_loop, "_MIN_CLASS_BLOCK", 4)
     return request.param
 
 
@@ -561,10 +561,12 @@ def test_never_holds_the_logits(reduction, dtype, optimized):
 
 
 def test_auto_chunk_size():
-    assert _fused._auto_chunk(2048, 512, 32768) == 64  # chunk * V ~ N * D, at least 64
-    assert _fused._auto_chunk(8192, 2304, 256000) == 128
-    assert _fused._auto_chunk(10, 512, 32768) == 10  # never more than the tokens
-    assert _fused._auto_chunk(1 << 20, 4096, 1000) == 2048
+    # A [chunk, V] float32 block of at most 16 MiB, whatever the number of tokens.
+    assert _spec.choose_chunk(2048, 32768) == 128
+    assert _spec.choose_chunk(8192, 32768) == 128
+    assert _spec.choose_chunk(8192, 256000) == 32  # at least 32 tokens
+    assert _spec.choose_chunk(10, 32768) == 10  # never more than the tokens
+    assert _spec.choose_chunk(1 << 20, 1000) == 2048  # at most 2048
 
 
 # --------------------------------------------------------------------------

@@ -42,15 +42,25 @@ OPTIONS = dict(ignore_index=IGNORE, label_smoothing=0.1, z_loss=1e-3, logit_soft
 CASES = ["shard_map", "shard_map_tied_bf16", "automatic", "user_shard_map"]
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_sharded(case):
+def run_case(module: str, case: str, timeout: int = 300) -> str:
+    """Runs ``python -m <module> <case>`` on 8 host CPU devices; asserts it printed ``OK <case>``.
+
+    Returns its standard output. ``module`` (``tests.test_sharding``,
+    ``tests.test_head_parallel``) runs the case in its ``_main``.
+    """
     env = dict(os.environ)
     env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
     env["JAX_PLATFORMS"] = "cpu"
-    proc = subprocess.run([sys.executable, "-m", "tests.test_sharding", case], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", module, case], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"case {case} failed:\n{proc.stdout}\n{proc.stderr[-6000:]}"
-    assert f"OK {case}" in proc.stdout
+    assert f"OK {case}" in proc.stdout, proc.stdout
+    return proc.stdout
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_sharded(case):
+    run_case("tests.test_sharding", case)
 
 
 # --------------------------------------------------------------------------
@@ -159,7 +169,6 @@ def _check_fused(mesh, token_axis, *, weight_layout="DV", dtype="float32", reduc
     from jax.sharding import PartitionSpec as P
 
     import jaxloss
-    from jaxloss._fused import sharded_fused_linear_cross_entropy
 
     hidden, weight, bias, labels, ct = _inputs(dtype)
     if weight_layout == "VD":
@@ -178,7 +187,7 @@ def _check_fused(mesh, token_axis, *, weight_layout="DV", dtype="float32", reduc
 
     def fused(h, w, y, b, reduction, **extra):
         if use_shard_map:
-            return sharded_fused_linear_cross_entropy(
+            return jaxloss.sharded_fused_linear_cross_entropy(
                 h, w, y, bias=b, mesh=mesh, vocab_axis="model", token_axis=token_axis, chunk_size=5,
                 reduction=reduction, weight_layout=weight_layout, **OPTIONS, **extra)
         return jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, chunk_size=5, reduction=reduction,
@@ -225,8 +234,9 @@ def _check_sparse(mesh, token_axis, reductions=("none", "weighted_mean")):
 
 
 def _check_errors(mesh):
-    from jaxloss._fused import sharded_fused_linear_cross_entropy as sharded
+    import jaxloss
 
+    sharded = jaxloss.sharded_fused_linear_cross_entropy
     hidden, weight, bias, labels, _ = _inputs()
     cases = [
         (dict(weight=weight[:, :118]), ValueError, "multiple of the size 4"),
@@ -254,9 +264,10 @@ def _check_user_shard_map_fused(mesh, scheme, cases):
     from jax.sharding import PartitionSpec as P
 
     import jaxloss
-    from jaxloss import _fused
+    from jaxloss._head import _spec
 
-    _fused._choose_scheme = lambda *_: scheme  # the vocabulary scheme also for float32
+    # The class scheme (16-bit weights' scheme) also for float32.
+    _spec.choose_scheme = lambda *_: {"vocab": "classes"}.get(scheme, scheme)
     n_shards = mesh.shape["data"]
     hidden, weight, bias, labels, ct = _inputs()
     k = jax.random.split(jax.random.key(1), 2)
