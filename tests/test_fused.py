@@ -555,9 +555,10 @@ def test_never_holds_the_logits(reduction, dtype, optimized):
     shapes = set(re.findall(r"\[(\d+,\d+)\]", compiled.as_text()))
     assert f"{n},{v}" not in shapes and f"{v},{n}" not in shapes
     temp = compiled.memory_analysis().temp_size_in_bytes
-    # The logits alone would take n * v * 4 = 2 MiB; the chunks take 16 * v * 4 = 128 KiB each.
-    # (XLA:CPU converts a bfloat16 weight to float32 once: d * v * 4 = 128 KiB more.)
-    assert temp < 0.25 * n * v * 4, temp
+    # The logits alone would take n * v * 4 = 2 MiB; a chunk takes 16 * v * 4 = 128 KiB. On XLA:CPU
+    # a bfloat16 head is multiplied in float32: the widened weight and the float32 weight-gradient
+    # accumulator take d * v * 4 = 128 KiB each more.
+    assert temp < 0.3 * n * v * 4, temp
 
 
 def test_auto_chunk_size():

@@ -261,9 +261,6 @@ def _cross_entropy_call(head: _spec.Head, opts: _Options):
     tw = keep.astype(acc) if tw is None else jnp.where(keep, tw, 0.0)
     scalar = opts.reduction != "none"
     coef = tw if scalar else jnp.zeros((), acc)
-    if spec.ignore_index is not None:
-        # An ignored token gives no gradient even where its hidden state holds nan.
-        h2 = jnp.where(keep[:, None], h2, jnp.zeros((), h2.dtype))
     # Inside a user's shard_map (check_vma=True): every input of the custom
     # VJP gets the same varying axes, so its cotangents and loop carries have
     # the inputs' type; autodiff then sums the gradient of a replicated

@@ -41,6 +41,7 @@ class HeadSpec(NamedTuple):
     soft_cap: float | None = None  # logits become cap * tanh(z / cap)
     temperature: float = 1.0  # then divided by the temperature
     scheme: str = "tokens"  # "tokens": one pass; "classes": stats, then class blocks (16-bit weights)
+    rounded: Any = None  # logit gradients are rounded to this dtype before the matmuls (see check_head)
     mesh: Mesh | None = None
     token_axis: tuple[str, ...] | None = None
     vocab_axis: str | None = None
@@ -60,6 +61,7 @@ class Head(NamedTuple):
     shape: tuple[int, ...]  # the labels' original shape
     num_classes: int
     acc_dtype: Any
+    rounded: Any = None  # the 16-bit dtype of inputs widened for the matmuls (XLA:CPU), else None
 
 
 def check_head(hidden, weight, labels, bias, weight_layout) -> Head:
@@ -106,7 +108,16 @@ def check_head(hidden, weight, labels, bias, weight_layout) -> Head:
     acc = jnp.dtype(_checks.compute_dtype(*arrays))
     # The matmuls run in the inputs' common dtype with `acc` accumulation;
     # only a mixed-precision pair casts the narrower one.
-    op = _checks.result_type(hidden.dtype, weight.dtype)
+    op = jnp.dtype(_checks.result_type(hidden.dtype, weight.dtype))
+    rounded = None
+    if op.itemsize < acc.itemsize and jax.default_backend() == "cpu":
+        # XLA:CPU has no 16-bit matmul: it converts 16-bit operands to float32
+        # inside every matmul (the weight once per chunk). Converting once
+        # here and multiplying in float32 gives the same numbers (a product of
+        # two 16-bit numbers is exact in float32, and the sums are float32
+        # either way) provided each logit gradient is rounded to the 16-bit
+        # dtype first, as a 16-bit matmul operand would be (`rounded`).
+        op, rounded = acc, op
     d = hidden.shape[-1]
     return Head(
         hidden.reshape(-1, d).astype(op),
@@ -116,6 +127,7 @@ def check_head(hidden, weight, labels, bias, weight_layout) -> Head:
         tuple(labels.shape),
         num_classes,
         acc,
+        rounded,
     )
 
 
@@ -187,6 +199,7 @@ def make_spec(
         soft_cap=soft_cap,
         temperature=float(temperature),
         scheme=choose_scheme(head.weight.dtype, head.acc_dtype),
+        rounded=head.rounded,
         mesh=mesh,
         token_axis=token_axis,
         vocab_axis=vocab_axis,
