@@ -467,8 +467,9 @@ def fused_linear_cross_entropy(
         weight, and ``"weighted_mean"`` divides by their sum over the tokens.
       chunk_size: tokens whose logits are computed at once. ``None`` picks
         the power of two whose ``[chunk, V]`` float32 block is at most 16 MiB
-        (V = 32768: 128 tokens), between 32 and 2048 tokens and whatever the
-        number of tokens, so the temporary memory does not grow with it. Any
+        (V = 32768: 128 tokens), between 32 and 2048 tokens and at most an
+        eighth of the tokens; beyond that it does not grow with the number of
+        tokens, so neither does the temporary memory. Any
         positive int works; it need not divide the number of tokens.
       ignore_index: optional label value whose tokens give 0 and no gradient.
       label_smoothing: in ``[0, 1]``; torch's smoothing,

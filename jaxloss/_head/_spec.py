@@ -151,13 +151,17 @@ def static_float(value, name: str, low: float | None = None, high: float | None 
 def choose_chunk(num_tokens: int, vocab_local: int, itemsize: int = 4) -> int:
     """Tokens per chunk: a ``[chunk, V]`` block of about ``_CHUNK_BYTES``, whatever the number of tokens.
 
-    The chunk does not grow with the number of tokens, so neither does the
-    head's temporary memory; it is a power of two between 32 and 2048 tokens
-    (fewer when there are fewer tokens).
+    Once the tokens are many (eight chunks or more) the chunk does not grow
+    with their number, so neither does the head's temporary memory; it is
+    between 32 and 2048 tokens and at most an eighth of them (or all of
+    them, when there are fewer than 32).
     """
     target = max(1, _CHUNK_BYTES // max(1, vocab_local * itemsize))
     chunk = 1 << (target.bit_length() - 1)  # the power of two at or below
-    return max(1, min(max(chunk, _MIN_CHUNK), _MAX_CHUNK, num_tokens))
+    # A small head (few tokens or classes) still gets several chunks: at most an
+    # eighth of the tokens, so the live block stays well below the logits' size.
+    chunk = min(max(chunk, _MIN_CHUNK), max(_MIN_CHUNK, num_tokens // 8))
+    return max(1, min(chunk, _MAX_CHUNK, num_tokens))
 
 
 def choose_scheme(weight_dtype, acc_dtype) -> str:
