@@ -52,6 +52,35 @@ from jaxloss._head import fused_linear_log_probs
 from jaxloss._head import sharded_fused_linear_cross_entropy
 from jaxloss._head import sharded_fused_linear_log_probs
 
+# --- post-training (preference, policy gradient, distillation) ---
+# preference (jaxloss/_preference.py):
+from jaxloss._preference import KTOOutput
+from jaxloss._preference import ORPOOutput
+from jaxloss._preference import PreferenceOutput
+from jaxloss._preference import cpo
+from jaxloss._preference import dpo
+from jaxloss._preference import kto
+from jaxloss._preference import kto_kl
+from jaxloss._preference import ld_dpo_weights
+from jaxloss._preference import orpo
+from jaxloss._preference import sequence_log_probs
+from jaxloss._preference import simpo
+# policy gradient (jaxloss/_policy_gradient.py):
+from jaxloss._policy_gradient import PolicyGradientOutput
+from jaxloss._policy_gradient import aggregate_token_losses
+from jaxloss._policy_gradient import group_advantages
+from jaxloss._policy_gradient import grpo
+from jaxloss._policy_gradient import k3_kl
+from jaxloss._policy_gradient import policy_gradient_token_loss
+from jaxloss._policy_gradient import ppo_clip
+# distillation (jaxloss/_distillation.py):
+from jaxloss._distillation import forward_kl
+from jaxloss._distillation import generalized_jsd
+from jaxloss._distillation import reverse_kl
+# fused over the head (jaxloss/_head):
+from jaxloss._head._grpo import fused_linear_grpo
+from jaxloss._head._jsd import fused_linear_jsd
+
 # Reductions and wrappers.
 from jaxloss._reduce import REDUCTIONS
 from jaxloss._reduce import reduce

@@ -65,3 +65,20 @@ def test_sweep_quick_writes_csv_and_png(tmp_path):
             assert float(r[key]) > 0
     png = (out_dir / "head_sweep.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_posttraining_quick(tmp_path):
+    """``benchmarks/posttraining.py --quick``: both sections, the table and a summary that agrees."""
+    script = ROOT / "benchmarks" / "posttraining.py"
+    proc = subprocess.run([sys.executable, str(script), "--quick", "--repeats", "1"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert out.startswith("machine: ") and "load average at the end: " in out
+    assert "== GRPO step " in out and "== distillation step " in out
+    assert out.count(HEADER) == 2
+    summary = out.split("== Summary: targets", 1)[1]
+    for name in ("grpo", "jsd"):
+        assert f"[PASS] {name:5s} agreement with materialised" in summary, summary
+        assert f"{name:5s} time fused / materialised = " in summary
+        assert f"{name:5s} temp fused / materialised = " in summary
