@@ -116,8 +116,8 @@ class JSDRows(NamedTuple):
 
     def rows(self, spec: HeadSpec, u, y, local_y, offset, classes, tokens) -> dict:
         del y, local_y
-        s_u, m_s, sum_s, ok_s, top, is_top = _shifted(spec, u, offset)
-        s_t, m_t, sum_t, ok_t, top_t, _ = _shifted(spec, self.teacher_logits(spec, classes, tokens), offset)
+        s_u, m_s, sum_s, ok_s, top, is_top = _loop.shifted(spec, u, offset)
+        s_t, m_t, sum_t, ok_t, top_t, _ = _loop.shifted(spec, self.teacher_logits(spec, classes, tokens), offset)
         log_sum_s, log_sum_t = jnp.log(jnp.where(ok_s, sum_s, 1.0)), jnp.log(jnp.where(ok_t, sum_t, 1.0))
         log_ps, log_pt = s_u - log_sum_s[:, None], s_t - log_sum_t[:, None]
         ps, pt = jnp.exp(log_ps), jnp.exp(log_pt)
@@ -148,9 +148,9 @@ class JSDRows(NamedTuple):
 
     def dlogits(self, spec: HeadSpec, u, local_y, stats, classes, tokens, start):
         del local_y
-        offset = _offset(spec)
-        s_u, is_top = _shift(u, stats["max_s"], stats["top"], offset, start)
-        s_t, _ = _shift(self.teacher_logits(spec, classes, tokens), stats["max_t"], stats["top_t"], offset, start)
+        offset = _loop.class_offset(spec)
+        s_u, is_top = _loop.shift(u, stats["max_s"], stats["top"], offset, start)
+        s_t, _ = _loop.shift(self.teacher_logits(spec, classes, tokens), stats["max_t"], stats["top_t"], offset, start)
         log_ps, log_pt = s_u - stats["log_sum_s"][:, None], s_t - stats["log_sum_t"][:, None]
         ps, pt = jnp.exp(log_ps), jnp.exp(log_pt)
         if self.beta == 0.0:
@@ -164,43 +164,6 @@ class JSDRows(NamedTuple):
             centred = s_u - stats["mean_shift"][:, None]
             g = g - jnp.where(ps > 0, ps * centred, 0.0) * tokens["ct_ent"][:, None]
         return g
-
-
-def _shift(x, m, top, offset, start):
-    """``(s, is_top)``: ``s = x - m`` for a block of columns starting at (local) class ``start``, exactly 0 at the
-    row's first maximum ``top`` (a global class) when it is finite; ``is_top`` marks that class."""
-    is_top = _loop.class_ids(x, start) == _loop._local_labels(top, offset)[:, None]
-    s = x - m[:, None]
-    return jnp.where(is_top & jnp.isfinite(s), 0.0, s), is_top
-
-
-def _shifted(spec: HeadSpec, x, offset):
-    """``(s, m, S, ok, top, is_top)`` of the rows ``x`` (all of this device's classes).
-
-    ``m`` is the row maximum over the whole vocabulary (0 if not finite),
-    ``top`` its first class, ``s = x - m`` (exactly 0 at ``top``), ``S =
-    sum exp(s)``, ``ok = S > 0``. Every later use of the row (its
-    log-probabilities, the entropy's ``sum p s``) is computed from ``s``.
-    Forcing the 0 matters: XLA:CPU contracts the multiplication by ``1 /
-    temperature`` and the subtraction of the maximum into one unrounded
-    fused multiply-add in some consumers and not in others, which leaves
-    ``x_top - m`` at up to half an ulp of the logit (about 1e-5 at a
-    temperature of 0.05) in some sums only: a 1e-3 relative error in small
-    entropies and divergences.
-    """
-    top = _loop.argmax_rows(spec, x, offset)
-    m = allreduce(spec, jnp.max(x, axis=-1), lax.pmax)
-    m = jnp.where(jnp.isfinite(m), m, 0.0)
-    s, is_top = _shift(x, m, top, offset, 0)
-    total = allreduce(spec, jnp.sum(jnp.exp(s), axis=-1), lax.psum)
-    return s, m, total, total > 0, top, is_top
-
-
-def _offset(spec: HeadSpec):
-    """This device's first class (inside the loop's ``shard_map`` when the vocabulary is split)."""
-    if spec.vocab_axis is None or spec.mesh is None:
-        return 0
-    return lax.axis_index(spec.vocab_axis) * (spec.num_classes // spec.mesh.shape[spec.vocab_axis])
 
 
 def _outputs(model: JSDRows) -> tuple[str, ...]:
