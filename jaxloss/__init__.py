@@ -15,6 +15,7 @@ from jaxloss._classification import categorical_cross_entropy
 from jaxloss._classification import categorical_focal_cross_entropy
 from jaxloss._classification import generalized_cross_entropy
 from jaxloss._classification import log_loss
+from jaxloss._classification import nll
 from jaxloss._classification import poly1_cross_entropy
 from jaxloss._classification import sigmoid_binary_cross_entropy
 from jaxloss._classification import sigmoid_focal_loss
@@ -25,24 +26,41 @@ from jaxloss._classification import weak_cross_entropy_2d
 from jaxloss._ctc import ctc
 
 # --- other families: one import per line, added as each module lands ---
+from jaxloss._distributions import convex_kl_divergence
 from jaxloss._distributions import kl_divergence
 from jaxloss._distributions import poisson_nll
+from jaxloss._margin import binary_sparsemax
 from jaxloss._margin import categorical_hinge
 from jaxloss._margin import hinge
+from jaxloss._margin import hinge_embedding
+from jaxloss._margin import margin_ranking
+from jaxloss._margin import multi_margin
+from jaxloss._margin import multilabel_margin
+from jaxloss._margin import multilabel_soft_margin
 from jaxloss._margin import multiclass_hinge
+from jaxloss._margin import multiclass_perceptron
+from jaxloss._margin import multiclass_sparsemax
+from jaxloss._margin import soft_margin
 from jaxloss._margin import squared_hinge
 from jaxloss._metric import circle
 from jaxloss._metric import contrastive
+from jaxloss._metric import ntxent
+from jaxloss._metric import cosine_embedding
+from jaxloss._metric import triplet_margin
+from jaxloss._ranking import ranking_softmax
 from jaxloss._ranking import wmw_auc_loss
 from jaxloss._regression import absolute_error
 from jaxloss._regression import absolute_percentage_error
 from jaxloss._regression import cosine_distance
+from jaxloss._regression import gaussian_nll
 from jaxloss._regression import huber
 from jaxloss._regression import log_cosh
 from jaxloss._regression import pairwise_squared_error
+from jaxloss._regression import smooth_l1
 from jaxloss._regression import squared_error
 from jaxloss._regression import squared_log_error
 from jaxloss._segmentation import dice
+from jaxloss._segmentation import generalized_dice
 from jaxloss._segmentation import tversky
 
 # --- large vocabularies ---

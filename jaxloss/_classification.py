@@ -832,3 +832,87 @@ def categorical_focal_cross_entropy(
         alpha = _checks.class_vector(alpha, "alpha", num_classes, probs.dtype)
         per_class = per_class * _along_last(alpha, per_class.ndim)
     return jnp.sum(per_class, axis=-1)
+
+
+@_checks.declare(
+    targets="class_indices",
+    labels="labels",
+    classes_in="log_probs",
+    class_axis="axis",
+    ignore_index="ignore_index",
+    class_weights="class_weights",
+    non_negative=("class_weights",),
+)
+def nll(
+    log_probs: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    class_weights: ArrayLike | None = None,
+    ignore_index: int | None = None,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Negative log-likelihood of integer labels given log-probabilities.
+
+    .. math:: \ell = -w_y \log p_y
+
+    with ``w`` the class weights (1 when absent). Equals
+    ``torch.nn.functional.nll_loss(..., reduction='none')`` with the same
+    ``weight`` and ``ignore_index``, except that the class axis is ``axis``
+    (last by default; torch's is 1). ``log_probs`` are used as given (apply
+    ``jax.nn.log_softmax`` first, or use :func:`sparse_softmax_cross_entropy`
+    on logits). Only the target entry of each row is read (a gather, no
+    one-hot): an example whose label is ``ignore_index``, or whose target
+    entry is masked by ``where``, gives 0 with a zero gradient even when its
+    entries hold ``nan``. A zero weight gives 0 also for a ``-inf`` target
+    log-probability. A label outside ``[0, C)`` that is not ``ignore_index``
+    gives ``nan`` for that example; under
+    ``jax.experimental.checkify.checkify(..., errors=checkify.user_checks)``
+    it raises instead.
+
+    Args:
+      log_probs: float array ``[..., C, ...]`` of log-probabilities.
+      labels: integer array (any integer dtype), ``log_probs.shape`` without
+        ``axis``.
+      axis: the class axis of ``log_probs``.
+      class_weights: optional ``[C]`` weights (torch's ``weight``), ``>= 0``.
+      ignore_index: optional label value whose examples give 0.
+      where: optional boolean mask broadcastable to ``log_probs``; an
+        example whose target entry is masked gives 0.
+
+    Returns:
+      The loss per example, shaped like ``labels``; float32 for 16-bit inputs.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> lp = jnp.log(jnp.array([[0.5, 0.25, 0.25], [0.1, 0.8, 0.1]]))
+      >>> jaxloss.nll(lp, jnp.array([0, -100]), ignore_index=-100)
+      Array([0.69315, 0.     ], dtype=float32)
+    """
+    lp = _checks.as_float(log_probs, "log_probs")
+    labels = _checks.as_integer(labels, "labels")
+    ax = _checks.check_sparse_labels(lp, labels, axis, "log_probs")
+    ignore_index = _checks.check_ignore_index(ignore_index)
+    dtype = _checks.compute_dtype(lp)
+    mask = _checks.as_mask(where, lp.shape, "log_probs")
+    x = jnp.moveaxis(lp.astype(dtype), ax, -1)
+    num_classes = x.shape[-1]
+    in_range = (labels >= 0) & (labels < num_classes)
+    ignored = (labels == ignore_index) if ignore_index is not None else jnp.zeros(labels.shape, bool)
+    _checks.check_labels_in_range(labels, num_classes, ~ignored)
+    safe_labels = jnp.where(in_range, labels, 0)[..., None]
+    keep = ~ignored
+    if mask is not None:
+        keep = keep & jnp.take_along_axis(jnp.moveaxis(mask, ax, -1), safe_labels, axis=-1)[..., 0]
+    # Only the target entry is gathered, so no other entry reaches a
+    # gradient; a dropped example's entry is replaced before it is used.
+    target = jnp.take_along_axis(x, safe_labels, axis=-1, mode="promise_in_bounds")[..., 0]
+    target = jnp.where(keep, target, 0.0)
+    if class_weights is not None:
+        cw = _checks.class_vector(class_weights, "class_weights", num_classes, dtype)
+        w_y = jnp.take(jnp.broadcast_to(cw, (num_classes,)), safe_labels[..., 0])
+        loss = safe_mul(w_y, -target)
+    else:
+        loss = -target
+    loss = jnp.where(keep, loss, 0.0)
+    return jnp.where(in_range | ignored, loss, jnp.nan)

@@ -161,3 +161,52 @@ def poisson_nll(
             # A non-positive rate keeps the plain formula (and PyTorch's nan).
             loss = jnp.where(ok, deviance, loss + jnp.where(big, stirling, 0.0))
     return loss
+
+
+def convex_kl_divergence(
+    log_predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    axis: int = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Generalised (convex) Kullback-Leibler divergence for unnormalised distributions.
+
+    .. math:: \ell = \sum_c t_c (\log t_c - \log p_c) + \sum_c (p_c - t_c)
+
+    summed over ``axis``: the Bregman divergence of ``x log x - x``, equal
+    to :func:`kl_divergence` when both sum to 1. The values of
+    ``optax.losses.convex_kl_divergence`` (optax's
+    ``generalized_kl_divergence``). As in :func:`kl_divergence`, a class with
+    ``t_c == 0`` contributes only ``p_c`` (0 when ``log p_c == -inf``), with
+    finite gradients, where optax gives ``nan``.
+
+    Args:
+      log_predictions: float array ``[..., C, ...]`` of log-values ``log p``.
+      targets: non-negative values ``t``, broadcastable to
+        ``log_predictions``.
+      axis: the class axis to sum over.
+      where: optional boolean mask broadcastable to ``log_predictions``;
+        masked classes contribute 0 to the value and every gradient, even if
+        they hold ``nan``.
+
+    Returns:
+      The divergence per example: ``log_predictions`` without ``axis``;
+      float32 for 16-bit inputs.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> log_p = jnp.log(jnp.array([[0.5, 1.0], [2.0, 0.0]]))
+      >>> jaxloss.convex_kl_divergence(log_p, jnp.array([[1.0, 1.0], [1.0, 0.0]]))
+      Array([0.19314718, 0.30685282], dtype=float32)
+    """
+    kl = kl_divergence(log_predictions, targets, axis=axis, where=where)
+    # kl_divergence has checked the arguments; what is left is sum(p - t).
+    log_p, t = _checks.floats((log_predictions, "log_predictions"), targets=[(targets, "targets")])
+    t = jnp.broadcast_to(t, log_p.shape)
+    ax = _checks.check_axis(log_p, axis, "log_predictions")
+    mask = _checks.as_mask(where, log_p.shape, "log_predictions")
+    if mask is not None:
+        log_p = jnp.where(mask, log_p, -jnp.inf)  # first where: exp(-inf) = 0, zero gradient
+        t = jnp.where(mask, t, 0.0)
+    return kl + jnp.sum(jnp.exp(log_p) - t, axis=ax).astype(kl.dtype)

@@ -373,3 +373,94 @@ def pairwise_squared_error(
         core = core + _primitives.safe_mul(entries * (1.0 - ratio), jnp.square(mean))
     paired = n > 1
     return jnp.where(paired, 2.0 * core / jnp.where(paired, n - 1.0, 1.0), 0.0)
+
+
+def smooth_l1(predictions: ArrayLike, targets: ArrayLike, *, beta: float = 1.0) -> jax.Array:
+    r"""Elementwise smooth L1 loss, with ``d = predictions - targets``:
+
+    .. math:: \ell = \begin{cases} \tfrac12 d^2 / \beta & |d| < \beta \\
+              |d| - \tfrac12 \beta & \text{otherwise} \end{cases}
+
+    Equals ``torch.nn.functional.smooth_l1_loss(..., reduction='none')``
+    (``beta == 0`` is the absolute error); :func:`huber` is ``beta`` times
+    it with ``delta = beta``. The quadratic branch never sees a large ``d``
+    (double where), so huge errors have finite gradients of every order.
+
+    Args:
+      predictions: float array.
+      targets: array broadcastable to ``predictions``.
+      beta: the switch point, ``>= 0``.
+
+    Returns:
+      The elementwise loss, the shape of ``predictions``; float32 for 16-bit
+      inputs.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.smooth_l1(jnp.array([0.5, 3.0, -2.0]), jnp.array([0.0, 0.0, 0.0]))
+      Array([0.125, 2.5  , 1.5  ], dtype=float32)
+    """
+    _checks.check_range(beta, "beta", 0.0)
+    d = _errors(predictions, targets)
+    # |d| with torch's derivative sign(d), 0 at d == 0 (jnp.abs gives 1 there).
+    a = jnp.where(d == 0, 0.0, jnp.abs(d))
+    if _checks.is_static_zero(beta):
+        return a
+    b = jnp.asarray(beta, d.dtype)
+    small = a < b
+    ds = jnp.where(small, d, 0.0)
+    return jnp.where(small, 0.5 * ds * ds / b, a - 0.5 * b)
+
+
+def gaussian_nll(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    variance: ArrayLike,
+    *,
+    full: bool = False,
+    eps: float = 1e-6,
+) -> jax.Array:
+    r"""Elementwise Gaussian negative log-likelihood with a predicted variance.
+
+    .. math:: \ell = \tfrac12 \big(\log v + (x - t)^2 / v\big)
+              \;[+\ \tfrac12 \log 2\pi \text{ if } \texttt{full}],
+              \quad v = \max(\texttt{variance}, \texttt{eps})
+
+    Equals ``torch.nn.functional.gaussian_nll_loss(..., reduction='none')``
+    for a ``var`` of ``predictions``' shape (torch's homoscedastic forms,
+    ``var`` one axis short or with a size-1 axis, broadcast here as usual:
+    pass ``variance[..., None]`` for the first). As in torch, the clamp to
+    ``eps`` is invisible to autodiff: where the variance is below ``eps``
+    its gradient is the formula's derivative at ``eps`` (finite, non-zero),
+    not 0. torch raises for a negative variance (a data-dependent check);
+    here it is clamped like any other variance below ``eps``.
+
+    Args:
+      predictions: float array of means.
+      targets: array broadcastable to ``predictions``.
+      variance: float array of variances broadcastable to ``predictions``.
+      full: add the constant ``0.5 * log(2 * pi)``.
+      eps: the variance floor, ``> 0``.
+
+    Returns:
+      The elementwise loss, the shape of ``predictions``; float32 for 16-bit
+      inputs.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> jaxloss.gaussian_nll(jnp.array([1.0, 2.0]), jnp.array([0.0, 2.0]), jnp.array([1.0, 0.5]))
+      Array([ 0.5    , -0.34657], dtype=float32)
+    """
+    _checks.check_bool(full, "full")
+    _checks.check_range(eps, "eps", 0.0, low_open=True)
+    p, v, t = _checks.floats((predictions, "predictions"), (variance, "variance"), targets=[(targets, "targets")])
+    shape = _checks.elementwise_shape(p, t, "predictions", "targets")
+    _checks.elementwise_shape(p, v, "predictions", "variance")
+    d = p - jnp.broadcast_to(t, shape)
+    v = jnp.broadcast_to(v, shape)
+    # torch clamps under no_grad: the derivative passes the clamp unchanged.
+    v = _primitives.clip_straight_through(v, jnp.asarray(eps, v.dtype), jnp.asarray(jnp.inf, v.dtype))
+    loss = 0.5 * (jnp.log(v) + jnp.square(d) / v)
+    if full:
+        loss = loss + 0.9189385332046727  # 0.5 * log(2 * pi)
+    return loss

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jaxloss import _checks
-from jaxloss._primitives import inverse_scale, ratio
+from jaxloss._primitives import inverse_scale, ratio, softmax
 
 
 def _overlap_inputs(predictions, targets, axis, epsilon):
@@ -147,3 +147,89 @@ def tversky(
     fp = jnp.sum(p * (one - t), axis=axes)
     fn = jnp.sum((one - p) * t, axis=axes)
     return _one_minus_ratio(tp, tp + alpha * fp + beta * fn + epsilon / jnp.square(s))
+
+
+def generalized_dice(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    smooth: float = 1.0,
+    apply_softmax: bool = True,
+    ignore_background: bool = False,
+) -> jax.Array:
+    r"""Generalised Dice loss with class weights from the batch (Sudre et al. 2017), per example.
+
+    For ``[B, ..., C]`` inputs, with probabilities ``p`` (a softmax over the
+    last axis of the logits, a sigmoid when ``C == 1``, or the predictions
+    themselves with ``apply_softmax=False``), sums over the spatial axes
+    (every axis but the first and the last) ``I = sum p t``, ``P = sum p``,
+    ``T = sum t``, and class weights from the class frequencies of the whole
+    batch ``f_c = sum t_c`` (every axis but the last):
+
+    .. math:: \ell_b = \frac{1}{|K|} \sum_{c \in K} w_c
+              \Big(1 - \frac{I_{bc} + \mathrm{smooth}}{(P_{bc} + T_{bc}) / 2 + \mathrm{smooth}}\Big),
+              \quad w_c = C\,\frac{1 / (f_c^2 + 10^{-7})}{\sum_k 1 / (f_k^2 + 10^{-7})}
+
+    with ``K`` every class, or every class but 0 with ``ignore_background``.
+    ``jnp.mean(generalized_dice(p, t))`` is
+    ``optax.losses.multiclass_generalized_dice_loss(p, t, ...)`` (a scalar
+    there; here one value per example, the mean over classes, since the
+    weights already couple the batch). A 1-D input is one example: the
+    result is a scalar. Where the denominator is 0 (``smooth == 0`` and no
+    mass) the class term is ``w_c`` (a ratio ``0 / 0`` taken as 0) with
+    zero gradients, not ``nan``. The probabilities are not checked to sum to
+    1 with ``apply_softmax=False`` (optax checks, which cannot run under
+    ``jit``).
+
+    Args:
+      predictions: float ``[B, ..., C]`` logits (or probabilities with
+        ``apply_softmax=False``).
+      targets: one-hot (or soft) targets broadcastable to ``predictions``.
+      smooth: added to the numerator and the denominator, ``>= 0``.
+      apply_softmax: turn logits into probabilities first.
+      ignore_background: leave class 0 out of the mean (its weight still
+        enters the normalisation, as in optax).
+
+    Returns:
+      The loss per example, ``predictions.shape[:1]`` (a scalar for 1-D
+      inputs); float32 for 16-bit inputs.
+
+    Examples:
+      >>> import jax.numpy as jnp, jaxloss
+      >>> logits = jnp.array([[[2.0, 0.0], [0.0, 1.0]], [[1.0, 1.0], [3.0, 0.0]]])
+      >>> targets = jnp.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]]])
+      >>> jaxloss.generalized_dice(logits, targets)
+      Array([0.09717226, 0.13863117], dtype=float32)
+
+    References:
+      Sudre, Li, Vercauteren, Ourselin and Cardoso, "Generalised Dice overlap
+      as a deep learning loss function for highly unbalanced segmentations",
+      DLMIA 2017.
+    """
+    _checks.check_range(smooth, "smooth", 0.0)
+    _checks.check_bool(apply_softmax, "apply_softmax")
+    _checks.check_bool(ignore_background, "ignore_background")
+    p, t = _checks.floats((predictions, "predictions"), targets=[(targets, "targets")])
+    if p.ndim == 0:
+        raise _checks.error(
+            ValueError, "`predictions` must have at least one dimension (the class axis), got a scalar."
+        )
+    _checks.check_broadcastable_to(t, p.shape, "targets", "predictions")
+    t = jnp.broadcast_to(t, p.shape)
+    num_classes = p.shape[-1]
+    if apply_softmax:
+        p = jax.nn.sigmoid(p) if num_classes == 1 else softmax(p, axis=-1)
+    frequencies = jnp.sum(t, axis=tuple(range(t.ndim - 1)))
+    inverse = 1.0 / (jnp.square(frequencies) + 1e-7)
+    total = jnp.sum(inverse)
+    # Double where: if every frequency overflows its square, the weights are 1.
+    ok = total > 0
+    class_weights = jnp.where(ok, inverse / jnp.where(ok, total, 1.0) * num_classes, 1.0)
+    spatial = tuple(range(1, p.ndim - 1))
+    intersection = jnp.sum(p * t, axis=spatial)
+    denominator = 0.5 * (jnp.sum(p, axis=spatial) + jnp.sum(t, axis=spatial)) + smooth
+    per_class = _one_minus_ratio(intersection + smooth, denominator)
+    per_class = per_class * class_weights.reshape((1,) * (per_class.ndim - 1) + (num_classes,))
+    if ignore_background and num_classes > 1:
+        per_class = per_class[..., 1:]
+    return jnp.mean(per_class, axis=-1)
