@@ -16,18 +16,25 @@ the import::
 Functions: :func:`cross_entropy`, :func:`binary_cross_entropy`,
 :func:`binary_cross_entropy_with_logits`, :func:`kl_div`,
 :func:`poisson_nll_loss`, :func:`mse_loss`, :func:`l1_loss`,
-:func:`huber_loss`, :func:`ctc_loss`, :func:`linear_cross_entropy`. Classes:
-:class:`CrossEntropyLoss`, :class:`BCELoss`, :class:`BCEWithLogitsLoss`,
-:class:`KLDivLoss`, :class:`PoissonNLLLoss`, :class:`MSELoss`,
-:class:`L1Loss`, :class:`HuberLoss`, :class:`CTCLoss`,
-:class:`LinearCrossEntropyLoss`.
+:func:`huber_loss`, :func:`ctc_loss`, :func:`linear_cross_entropy`,
+:func:`nll_loss`, :func:`smooth_l1_loss`, :func:`soft_margin_loss`,
+:func:`margin_ranking_loss`, :func:`hinge_embedding_loss`,
+:func:`cosine_embedding_loss`. Classes: :class:`CrossEntropyLoss`,
+:class:`BCELoss`, :class:`BCEWithLogitsLoss`, :class:`KLDivLoss`,
+:class:`PoissonNLLLoss`, :class:`MSELoss`, :class:`L1Loss`,
+:class:`HuberLoss`, :class:`CTCLoss`, :class:`LinearCrossEntropyLoss`,
+:class:`NLLLoss`, :class:`SmoothL1Loss`, :class:`SoftMarginLoss`,
+:class:`MarginRankingLoss`, :class:`HingeEmbeddingLoss`,
+:class:`CosineEmbeddingLoss`.
 
 The twins hold no math of their own: they move axes and call the core
 functions of :mod:`jaxloss` (``sparse_softmax_cross_entropy``,
 ``softmax_cross_entropy``, ``binary_cross_entropy``,
 ``sigmoid_binary_cross_entropy``, ``kl_divergence``, ``poisson_nll``,
 ``squared_error``, ``absolute_error``, ``huber``, ``ctc``,
-``fused_linear_cross_entropy``) and :func:`jaxloss.reduce`. Inputs are JAX or
+``fused_linear_cross_entropy``, ``nll``, ``smooth_l1``, ``soft_margin``,
+``margin_ranking``, ``hinge_embedding``, ``cosine_embedding``) and
+:func:`jaxloss.reduce`. Inputs are JAX or
 NumPy arrays; results are JAX arrays. Where they differ from torch it is on
 purpose:
 
@@ -35,7 +42,7 @@ purpose:
   twins raise ``ValueError`` (or ``TypeError`` for a dtype) at trace time,
   naming the argument. ``mse_loss``, ``l1_loss`` and ``huber_loss`` raise
   ``ValueError`` for ``input`` and ``target`` of different shapes, where
-  torch warns and broadcasts. Value checks that torch makes on the data
+  torch warns and broadcasts; so does ``smooth_l1_loss``. Value checks that torch makes on the data
   (a probability outside ``[0, 1]``, a class index out of range) are left to
   :func:`jaxloss.checked`; an out-of-range class index gives ``nan``.
 * ``"mean"`` over nothing (every target ``ignore_index``, a zero total
@@ -77,23 +84,35 @@ __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
     "CTCLoss",
+    "CosineEmbeddingLoss",
     "CrossEntropyLoss",
+    "HingeEmbeddingLoss",
     "HuberLoss",
     "KLDivLoss",
     "L1Loss",
     "LinearCrossEntropyLoss",
     "MSELoss",
+    "MarginRankingLoss",
+    "NLLLoss",
     "PoissonNLLLoss",
+    "SmoothL1Loss",
+    "SoftMarginLoss",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "cosine_embedding_loss",
     "cross_entropy",
     "ctc_loss",
+    "hinge_embedding_loss",
     "huber_loss",
     "kl_div",
     "l1_loss",
     "linear_cross_entropy",
+    "margin_ranking_loss",
     "mse_loss",
+    "nll_loss",
     "poisson_nll_loss",
+    "smooth_l1_loss",
+    "soft_margin_loss",
 ]
 
 # Core argument names in torch's spelling, for core error messages.
@@ -107,8 +126,10 @@ _NAMES = {
     "class_weights": "weight",
     "epsilon": "eps",
     "log_targets": "log_target",
+    "scores": "input",
 }
 _CTC_NAMES = {"logits": "log_probs", "labels": "targets", "blank_id": "blank"}
+_PAIR_NAMES = {"x1": "input1", "x2": "input2", "targets": "target"}
 
 
 # --------------------------------------------------------------------------
@@ -472,6 +493,194 @@ def huber_loss(
     return _weighted_elementwise(core, input, target, weight, reduction, "mean")
 
 
+@twin(
+    _NAMES,
+    targets="class_indices",
+    labels="target",
+    num_classes=_num_classes,
+    ignore_index="ignore_index",
+    class_weights="weight",
+    non_negative=("weight",),
+)
+def nll_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    """``torch.nn.functional.nll_loss``: negative log-likelihood over dimension 1.
+
+    Args:
+      input: log-probabilities ``[C]``, ``[N, C]`` or ``[N, C, d1, ...]``.
+      target: class indices (any integer dtype) of ``input``'s shape without
+        dimension 1.
+      weight: ``[C]`` class weights.
+      size_average, reduce: legacy, mapped onto ``reduction`` as torch does.
+      ignore_index: targets equal to it give 0 and are not counted by
+        ``"mean"``.
+      reduction: ``"none"``, ``"mean"`` (divided by the sum of the weights of
+        the targets that are not ignored) or ``"sum"``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import torch as F
+      >>> F.nll_loss(jnp.log(jnp.array([[0.5, 0.5], [0.2, 0.8]])), jnp.array([0, 1]))
+      Array(0.458145, dtype=float32)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    input = _checks.as_float(input, "input")
+    axis = _class_axis(input)
+    class_weight = _class_weight(weight, int(input.shape[axis]))
+    options: dict[str, Any] = {"axis": axis, "class_weights": class_weight, "ignore_index": ignore_index}
+    losses = jaxloss.nll(input, target, **options)
+    if reduction != "mean":
+        return jaxloss.reduce(losses, reduction=reduction)
+    keep, applied = _checks.loss_report(jaxloss.nll, input, target, options)
+    return _reduce.reduce_applied(losses, reduction="weighted_mean", where=keep, applied=applied)
+
+
+@twin(_NAMES)
+def smooth_l1_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> jax.Array:
+    """``torch.nn.functional.smooth_l1_loss`` with switch point ``beta`` (``>= 0``).
+
+    ``target`` must have ``input``'s size.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import torch as F
+      >>> F.smooth_l1_loss(jnp.array([0.5, 3.0]), jnp.array([0.0, 0.0]))
+      Array(1.3125, dtype=float32)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+
+    def core(p: jax.Array, t: jax.Array) -> jax.Array:
+        return jaxloss.smooth_l1(p, t, beta=beta)
+
+    return _weighted_elementwise(core, input, target, None, reduction, "mean")
+
+
+@twin(_NAMES)
+def soft_margin_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    """``torch.nn.functional.soft_margin_loss``: ``log(1 + exp(-target * input))``.
+
+    ``target`` (labels in {-1, 1}) broadcasts with ``input``, as in torch.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import torch as F
+      >>> F.soft_margin_loss(jnp.array([2.0, -1.0]), jnp.array([1.0, -1.0]))
+      Array(0.220095, dtype=float32)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    return jaxloss.reduce(jaxloss.soft_margin(input, target), reduction=reduction)
+
+
+def _same_ndim(name: str, **arrays: Any) -> None:
+    """torch's check that the inputs of ``name`` have one number of dimensions."""
+    dims = {k: np.ndim(v) for k, v in arrays.items()}
+    if len(set(dims.values())) > 1:
+        listed = ", ".join(f"`{k}` {d}" for k, d in dims.items())
+        raise _checks.error(ValueError, f"{name}: the inputs must have the same number of dimensions, got {listed}.")
+
+
+@twin(_PAIR_NAMES)
+def margin_ranking_loss(
+    input1: ArrayLike,
+    input2: ArrayLike,
+    target: ArrayLike,
+    margin: float = 0,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    """``torch.nn.functional.margin_ranking_loss``: ``max(0, -target * (input1 - input2) + margin)``.
+
+    The three arrays must have one number of dimensions (as in torch) and
+    broadcast together.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import torch as F
+      >>> F.margin_ranking_loss(jnp.array([1.0, 0.2]), jnp.array([0.0, 0.5]), jnp.array([1.0, 1.0]))
+      Array(0.15, dtype=float32)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    _same_ndim("margin_ranking_loss", input1=input1, input2=input2, target=target)
+    return jaxloss.reduce(jaxloss.margin_ranking(input1, input2, target, margin=margin), reduction=reduction)
+
+
+@twin(_NAMES)
+def hinge_embedding_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    margin: float = 1.0,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    """``torch.nn.functional.hinge_embedding_loss``: ``input`` where ``target`` is 1, else ``max(0, margin - input)``.
+
+    ``target`` (labels in {-1, 1}) broadcasts with ``input``, as in torch.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import torch as F
+      >>> F.hinge_embedding_loss(jnp.array([0.3, 0.3]), jnp.array([1.0, -1.0]))
+      Array(0.5, dtype=float32)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    return jaxloss.reduce(jaxloss.hinge_embedding(input, target, margin=margin), reduction=reduction)
+
+
+@twin(_PAIR_NAMES)
+def cosine_embedding_loss(
+    input1: ArrayLike,
+    input2: ArrayLike,
+    target: ArrayLike,
+    margin: float = 0,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    """``torch.nn.functional.cosine_embedding_loss`` of ``[N, D]`` (or ``[D]``) pairs.
+
+    ``1 - cos(input1, input2)`` where ``target`` is 1, ``max(0, cos - margin)``
+    where it is -1; ``target`` is ``[N]`` (or ``[]``).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import torch as F
+      >>> a, b = jnp.array([[1.0, 0.0], [1.0, 1.0]]), jnp.array([[1.0, 1.0], [1.0, 0.0]])
+      >>> F.cosine_embedding_loss(a, b, jnp.array([1.0, -1.0]), reduction="sum")
+      Array(1., dtype=float32)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    ndim1, ndim2, ndim_t = np.ndim(input1), np.ndim(input2), np.ndim(target)
+    if ndim1 not in (1, 2) or ndim2 != ndim1:
+        raise _checks.error(
+            ValueError, f"`input1` and `input2` must both be [N, D] or [D], got {ndim1} and {ndim2} dimensions."
+        )
+    if ndim_t != ndim1 - 1:
+        raise _checks.error(ValueError, f"`target` must have {ndim1 - 1} dimensions ([N] or []), got {ndim_t}.")
+    return jaxloss.reduce(jaxloss.cosine_embedding(input1, input2, target, margin=margin), reduction=reduction)
+
+
 def _lengths(lengths: Any, batch: int, name: str) -> jax.Array:
     lengths = _checks.as_numeric(lengths, name)
     if not jnp.issubdtype(lengths.dtype, jnp.integer):
@@ -762,6 +971,66 @@ class HuberLoss(TwinLoss):
     call_arguments = ("input", "target")
     reduction: str = "mean"
     delta: float = 1.0
+
+
+class NLLLoss(TwinLoss):
+    """``torch.nn.NLLLoss``: :func:`nll_loss` with these options."""
+
+    function = staticmethod(nll_loss)
+    weight: ArrayLike | None = None
+    size_average: bool | None = None
+    ignore_index: int = -100
+    reduce: bool | None = None
+    reduction: str = "mean"
+
+
+class SmoothL1Loss(TwinLoss):
+    """``torch.nn.SmoothL1Loss``: :func:`smooth_l1_loss` with these options."""
+
+    function = staticmethod(smooth_l1_loss)
+    size_average: bool | None = None
+    reduce: bool | None = None
+    reduction: str = "mean"
+    beta: float = 1.0
+
+
+class SoftMarginLoss(TwinLoss):
+    """``torch.nn.SoftMarginLoss``: :func:`soft_margin_loss` with these options."""
+
+    function = staticmethod(soft_margin_loss)
+    size_average: bool | None = None
+    reduce: bool | None = None
+    reduction: str = "mean"
+
+
+class MarginRankingLoss(TwinLoss):
+    """``torch.nn.MarginRankingLoss``: :func:`margin_ranking_loss` with these options."""
+
+    function = staticmethod(margin_ranking_loss)
+    margin: float = 0.0
+    size_average: bool | None = None
+    reduce: bool | None = None
+    reduction: str = "mean"
+
+
+class HingeEmbeddingLoss(TwinLoss):
+    """``torch.nn.HingeEmbeddingLoss``: :func:`hinge_embedding_loss` with these options."""
+
+    function = staticmethod(hinge_embedding_loss)
+    margin: float = 1.0
+    size_average: bool | None = None
+    reduce: bool | None = None
+    reduction: str = "mean"
+
+
+class CosineEmbeddingLoss(TwinLoss):
+    """``torch.nn.CosineEmbeddingLoss``: :func:`cosine_embedding_loss` with these options."""
+
+    function = staticmethod(cosine_embedding_loss)
+    margin: float = 0.0
+    size_average: bool | None = None
+    reduce: bool | None = None
+    reduction: str = "mean"
 
 
 class CTCLoss(TwinLoss):

@@ -480,6 +480,186 @@ def test_classes_are_frozen_with_config():
 
 
 # --------------------------------------------------------------------------
+# nll, smooth L1 and margin losses
+# --------------------------------------------------------------------------
+
+LOG_PROBS = torch.log_softmax(_t(LOGITS), dim=1).numpy()  # float64
+LOG_PROBS_3D = torch.log_softmax(_t(LOGITS_3D), dim=1).numpy()
+NLL_TARGETS = {
+    "indices": (LOG_PROBS, LABELS),
+    "indices_3d": (LOG_PROBS_3D, LABELS_3D),
+    "unbatched": (LOG_PROBS[0], np.asarray(LABELS[0])),
+}
+SIGNS = np.where(RNG.random((N, C)) < 0.5, -1.0, 1.0)
+PAIR_SIGNS = np.where(RNG.random(N) < 0.5, -1.0, 1.0)
+EMB1, EMB2 = RNG.normal(size=(N, C)), RNG.normal(size=(N, C))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("target", sorted(NLL_TARGETS))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_nll_loss(reduction, target, weighted):
+    kwargs = {"reduction": reduction, "weight": CLASS_W if weighted else None}
+    _compare(F.nll_loss, TF.nll_loss, NLL_TARGETS[target], kwargs=kwargs)
+    loss = F.NLLLoss(**kwargs)
+    _compare(loss, torch.nn.NLLLoss(**{**kwargs, "weight": _t(kwargs["weight"])}), NLL_TARGETS[target])
+
+
+def test_nll_loss_other_ignore_index():
+    labels = LABELS.copy()
+    labels[labels == -100] = 2
+    for kwargs in ({"ignore_index": 2}, {"ignore_index": 2, "weight": CLASS_W}):
+        _compare(F.nll_loss, TF.nll_loss, (LOG_PROBS, labels), kwargs=kwargs)
+        t_kwargs = {**kwargs, "weight": _t(kwargs.get("weight"))}
+        _compare(F.NLLLoss(**kwargs), torch.nn.NLLLoss(**t_kwargs), (LOG_PROBS, labels))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("beta", [1.0, 0.3, 0.0])
+def test_smooth_l1_loss(reduction, beta):
+    kwargs = {"reduction": reduction, "beta": beta}
+    _compare(F.smooth_l1_loss, TF.smooth_l1_loss, (LOGITS, Y), diff=(0, 1), kwargs=kwargs)
+    _compare(F.SmoothL1Loss(**kwargs), torch.nn.SmoothL1Loss(**kwargs), (LOGITS, Y), diff=(0, 1))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("broadcast", [False, True])
+def test_soft_margin_loss(reduction, broadcast):
+    arrays = (LOGITS * 10, SIGNS[:, :1].copy() if broadcast else SIGNS)
+    _compare(F.soft_margin_loss, TF.soft_margin_loss, arrays, kwargs={"reduction": reduction})
+    _compare(F.SoftMarginLoss(reduction=reduction), torch.nn.SoftMarginLoss(reduction=reduction), arrays)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("margin", [None, 0.3])
+def test_margin_ranking_loss(reduction, margin):
+    kwargs = {"reduction": reduction} if margin is None else {"reduction": reduction, "margin": margin}
+    arrays = (LOGITS, Y, SIGNS)
+    _compare(F.margin_ranking_loss, TF.margin_ranking_loss, arrays, diff=(0, 1), kwargs=kwargs)
+    _compare(F.MarginRankingLoss(**kwargs), torch.nn.MarginRankingLoss(**kwargs), arrays, diff=(0, 1))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("margin", [None, 0.5])
+def test_hinge_embedding_loss(reduction, margin):
+    kwargs = {"reduction": reduction} if margin is None else {"reduction": reduction, "margin": margin}
+    arrays = (np.abs(LOGITS), SIGNS)
+    _compare(F.hinge_embedding_loss, TF.hinge_embedding_loss, arrays, kwargs=kwargs)
+    _compare(F.HingeEmbeddingLoss(**kwargs), torch.nn.HingeEmbeddingLoss(**kwargs), arrays)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("margin", [None, 0.2])
+@pytest.mark.parametrize("unbatched", [False, True])
+def test_cosine_embedding_loss(reduction, margin, unbatched):
+    kwargs = {"reduction": reduction} if margin is None else {"reduction": reduction, "margin": margin}
+    arrays = (EMB1, EMB2, PAIR_SIGNS)
+    if unbatched:
+        arrays = (EMB1[1], EMB2[1], np.asarray(-1.0))
+    _compare(F.cosine_embedding_loss, TF.cosine_embedding_loss, arrays, diff=(0, 1), kwargs=kwargs)
+    _compare(F.CosineEmbeddingLoss(**kwargs), torch.nn.CosineEmbeddingLoss(**kwargs), arrays, diff=(0, 1))
+
+
+@pytest.mark.parametrize(
+    ("size_average", "reduce", "expected"), [(None, False, "none"), (False, None, "sum"), (True, True, "mean")]
+)
+def test_legacy_size_average_reduce_new_twins(size_average, reduce, expected):
+    legacy = {"size_average": size_average, "reduce": reduce}
+    cases = [
+        ("nll_loss", "NLLLoss", (LOG_PROBS, LABELS)),
+        ("smooth_l1_loss", "SmoothL1Loss", (LOGITS, Y)),
+        ("soft_margin_loss", "SoftMarginLoss", (LOGITS, SIGNS)),
+        ("margin_ranking_loss", "MarginRankingLoss", (LOGITS, Y, SIGNS)),
+        ("hinge_embedding_loss", "HingeEmbeddingLoss", (np.abs(LOGITS), SIGNS)),
+        ("cosine_embedding_loss", "CosineEmbeddingLoss", (EMB1, EMB2, PAIR_SIGNS)),
+    ]
+    for fn, cls, arrays in cases:
+        with pytest.warns(UserWarning, match=f"reduction='{expected}'"):
+            ours = getattr(F, fn)(*arrays, **legacy)
+        np.testing.assert_allclose(ours, getattr(F, fn)(*arrays, reduction=expected), rtol=1e-6)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _compare(getattr(F, fn), getattr(TF, fn), arrays, kwargs=legacy)
+            _compare(getattr(F, cls)(**legacy), getattr(torch.nn, cls)(**legacy), arrays)
+
+
+def test_new_twins_errors_where_torch_errors():
+    lp, t_lp = LOG_PROBS.astype(np.float32), _t(LOG_PROBS.astype(np.float32))
+    _both_raise(lambda: F.nll_loss(lp, LABELS[:4]), lambda: TF.nll_loss(t_lp, _t(LABELS[:4])), match="`target`")
+    _both_raise(
+        lambda: F.nll_loss(lp, LABELS, weight=np.ones(3)),
+        lambda: TF.nll_loss(t_lp, _t(LABELS), weight=torch.ones(3)),
+        match="`weight`",
+    )
+    x, t_x = X32, _t(X32)
+    _both_raise(
+        lambda: F.smooth_l1_loss(x, x, beta=-1.0), lambda: TF.smooth_l1_loss(t_x, t_x, beta=-1.0), match="`beta`"
+    )
+    signs = SIGNS.astype(np.float32)
+    for name in ("nll_loss", "smooth_l1_loss", "soft_margin_loss", "hinge_embedding_loss"):
+        first, target = (lp, LABELS) if name == "nll_loss" else (x, signs)
+        _both_raise(
+            lambda n=name, a=first, y=target: getattr(F, n)(a, y, reduction="avg"),
+            lambda n=name, a=first, y=target: getattr(TF, n)(_t(a), _t(y), reduction="avg"),
+            match="`reduction`",
+        )
+    for name in ("soft_margin_loss", "hinge_embedding_loss"):
+        _both_raise(
+            lambda n=name: getattr(F, n)(x, signs[:, :2]),
+            lambda n=name: getattr(TF, n)(t_x, _t(signs[:, :2])),
+            match="`target`",
+        )
+    _both_raise(
+        lambda: F.margin_ranking_loss(x, x, signs[0]),
+        lambda: TF.margin_ranking_loss(t_x, t_x, _t(signs[0])),
+        match="dimensions",
+    )
+    _both_raise(
+        lambda: F.margin_ranking_loss(x, x[:, :2], signs),
+        lambda: TF.margin_ranking_loss(t_x, _t(x[:, :2]), _t(signs)),
+        match="`input2`",
+    )
+    pair = PAIR_SIGNS.astype(np.float32)
+    _both_raise(
+        lambda: F.cosine_embedding_loss(x, x, pair[:2]),
+        lambda: TF.cosine_embedding_loss(t_x, t_x, _t(pair[:2])),
+        match="`target`",
+    )
+    _both_raise(
+        lambda: F.cosine_embedding_loss(x, x[0], pair),
+        lambda: TF.cosine_embedding_loss(t_x, _t(x[0]), _t(pair)),
+        match="`input2`",
+    )
+    _both_raise(
+        lambda: F.cosine_embedding_loss(x, x, signs),
+        lambda: TF.cosine_embedding_loss(t_x, t_x, _t(signs)),
+        match="`target`",
+    )
+    _both_raise(
+        lambda: F.cosine_embedding_loss(x, x, pair, reduction="avg"),
+        lambda: TF.cosine_embedding_loss(t_x, t_x, _t(pair), reduction="avg"),
+        match="`reduction`",
+    )
+    with pytest.raises(TypeError, match="`input`"):
+        F.nll_loss(np.zeros((2, 3), np.int32), np.array([0, 1]))
+    with pytest.raises(ValueError, match="`target` of size"):
+        F.smooth_l1_loss(x, x[:, :1])
+
+
+def test_checked_reads_nll_loss_roles():
+    lp = jnp.log(jnp.full((2, 3), 1 / 3))
+    for fn in (F.nll_loss, F.NLLLoss()):
+        assert float(jaxloss.checked(fn)(lp, jnp.array([0, -100]))) == pytest.approx(np.log(3), rel=1e-6)
+        with pytest.raises(jax.errors.JaxRuntimeError, match="`target`"):
+            jaxloss.checked(fn)(lp, jnp.array([0, 7]))
+    assert np.isfinite(float(jaxloss.checked(F.NLLLoss(ignore_index=7))(lp, jnp.array([0, 7]))))
+    loss = F.MarginRankingLoss(margin=0.5)
+    assert loss.get_config()["margin"] == 0.5
+    with pytest.raises(AttributeError):
+        loss.margin = 1.0  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------
 # signatures
 # --------------------------------------------------------------------------
 
@@ -494,6 +674,12 @@ FUNCTIONS = [
     "huber_loss",
     "ctc_loss",
     "linear_cross_entropy",
+    "nll_loss",
+    "smooth_l1_loss",
+    "soft_margin_loss",
+    "margin_ranking_loss",
+    "hinge_embedding_loss",
+    "cosine_embedding_loss",
 ]
 CLASSES = [
     "CrossEntropyLoss",
@@ -506,6 +692,12 @@ CLASSES = [
     "HuberLoss",
     "CTCLoss",
     "LinearCrossEntropyLoss",
+    "NLLLoss",
+    "SmoothL1Loss",
+    "SoftMarginLoss",
+    "MarginRankingLoss",
+    "HingeEmbeddingLoss",
+    "CosineEmbeddingLoss",
 ]
 # Documented differences: LinearCrossEntropyLoss holds no parameters.
 NOT_TAKEN = {"LinearCrossEntropyLoss": {"in_features", "num_classes", "out_features", "bias", "device", "dtype"}}
