@@ -237,7 +237,13 @@ def absolute_percentage_error(
     p, t = _checks.floats((predictions, "predictions"), targets=[(targets, "targets")])
     shape = _checks.elementwise_shape(p, t, "predictions", "targets")
     p, t = jnp.broadcast_to(p, shape), jnp.broadcast_to(t, shape)
-    ratio = (t - p) / jnp.maximum(jnp.abs(t), jnp.asarray(epsilon, p.dtype))
+    # max(|t|, eps) as a select, not jnp.maximum: a huge error over a target below eps has
+    # an overflowing cotangent in the denominator, which the select drops and the
+    # maximum's derivative would multiply by 0 (nan). The scaled quotient keeps
+    # autodiff's 1 / denominator**2 in range for huge targets.
+    abs_t = jnp.abs(t)
+    eps = jnp.asarray(epsilon, p.dtype)
+    ratio = _primitives.ratio(t - p, jnp.where(abs_t > eps, abs_t, eps))
     # |r| as r * sign(r): derivative sign(r), 0 at p == t (as absolute_error).
     return 100.0 * (ratio * jnp.sign(ratio))
 

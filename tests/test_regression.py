@@ -398,3 +398,13 @@ def test_cosine_distance_of_huge_vectors():
     q = jnp.array([3e38, 0.0, -3e38])
     e0 = jnp.array([1.0, 0.0, 0.0])
     np.testing.assert_allclose(jaxloss.cosine_distance(q, e0), 1.0 - 1.0 / np.sqrt(2.0), rtol=1e-6)
+
+
+def test_absolute_percentage_error_gradient_finite_for_huge_error_over_small_target():
+    """A huge error over a target below epsilon: finite gradients (nan before the select in the denominator)."""
+    p = jnp.array([1e29, -1e29, 0.0, 3.0], jnp.float32)
+    t = jnp.array([0.0, 1e-30, 1e29, -1e29], jnp.float32)
+    gp, gt = jax.grad(lambda p, t: jnp.sum(jaxloss.absolute_percentage_error(p, t)), (0, 1))(p, t)
+    # d/dp = -100 sign(t - p) / max(|t|, eps); d/dt = 100 sign(t - p) / d - 100 |t - p| sign(t) / t**2 (|t| > eps).
+    np.testing.assert_allclose(gp, [1e9, -1e9, -1e-27, 1e-27], rtol=1e-6)
+    np.testing.assert_allclose(gt, [-1e9, 1e9, 0.0, 0.0], rtol=1e-6, atol=1e-33)
