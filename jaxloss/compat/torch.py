@@ -19,13 +19,19 @@ Functions: :func:`cross_entropy`, :func:`binary_cross_entropy`,
 :func:`huber_loss`, :func:`ctc_loss`, :func:`linear_cross_entropy`,
 :func:`nll_loss`, :func:`smooth_l1_loss`, :func:`soft_margin_loss`,
 :func:`margin_ranking_loss`, :func:`hinge_embedding_loss`,
-:func:`cosine_embedding_loss`. Classes: :class:`CrossEntropyLoss`,
+:func:`cosine_embedding_loss`, :func:`gaussian_nll_loss`,
+:func:`multilabel_soft_margin_loss`, :func:`multilabel_margin_loss`,
+:func:`multi_margin_loss`, :func:`triplet_margin_loss`,
+:func:`triplet_margin_with_distance_loss`. Classes: :class:`CrossEntropyLoss`,
 :class:`BCELoss`, :class:`BCEWithLogitsLoss`, :class:`KLDivLoss`,
 :class:`PoissonNLLLoss`, :class:`MSELoss`, :class:`L1Loss`,
 :class:`HuberLoss`, :class:`CTCLoss`, :class:`LinearCrossEntropyLoss`,
 :class:`NLLLoss`, :class:`SmoothL1Loss`, :class:`SoftMarginLoss`,
 :class:`MarginRankingLoss`, :class:`HingeEmbeddingLoss`,
-:class:`CosineEmbeddingLoss`.
+:class:`CosineEmbeddingLoss`, :class:`GaussianNLLLoss`,
+:class:`MultiLabelSoftMarginLoss`, :class:`MultiLabelMarginLoss`,
+:class:`MultiMarginLoss`, :class:`TripletMarginLoss`,
+:class:`TripletMarginWithDistanceLoss`.
 
 The twins hold no math of their own: they move axes and call the core
 functions of :mod:`jaxloss` (``sparse_softmax_cross_entropy``,
@@ -33,7 +39,9 @@ functions of :mod:`jaxloss` (``sparse_softmax_cross_entropy``,
 ``sigmoid_binary_cross_entropy``, ``kl_divergence``, ``poisson_nll``,
 ``squared_error``, ``absolute_error``, ``huber``, ``ctc``,
 ``fused_linear_cross_entropy``, ``nll``, ``smooth_l1``, ``soft_margin``,
-``margin_ranking``, ``hinge_embedding``, ``cosine_embedding``) and
+``margin_ranking``, ``hinge_embedding``, ``cosine_embedding``,
+``gaussian_nll``, ``multilabel_soft_margin``, ``multilabel_margin``,
+``multi_margin``, ``triplet_margin``) and
 :func:`jaxloss.reduce`. Inputs are JAX or
 NumPy arrays; results are JAX arrays. Where they differ from torch it is on
 purpose:
@@ -62,6 +70,14 @@ purpose:
   parameters: it takes torch's options but not ``in_features``,
   ``num_classes``, ``out_features``, ``bias``, ``device`` or ``dtype``, and is
   called ``loss(input, linear_weight, target, linear_bias=None)``.
+* Options that torch takes beyond its documented range raise
+  ``ValueError``: ``gaussian_nll_loss``'s ``eps`` must be ``> 0``,
+  ``triplet_margin_loss``'s ``p`` ``> 0`` (no ``inf``) and ``eps >= 0``,
+  ``multi_margin_loss``'s and ``multilabel_soft_margin_loss``'s ``weight``
+  ``>= 0`` and ``[C]``. ``multilabel_soft_margin_loss``'s ``target`` may not
+  widen ``input``. Like torch's, the constructors of
+  :class:`MultiMarginLoss`, :class:`TripletMarginLoss` and
+  :class:`TripletMarginWithDistanceLoss` check ``p`` and ``margin``.
 * :class:`PoissonNLLLoss` is called ``loss(input, target)``; torch names the
   first argument of its ``forward`` ``log_input``, like the option.
 """
@@ -86,6 +102,7 @@ __all__ = [
     "CTCLoss",
     "CosineEmbeddingLoss",
     "CrossEntropyLoss",
+    "GaussianNLLLoss",
     "HingeEmbeddingLoss",
     "HuberLoss",
     "KLDivLoss",
@@ -93,15 +110,21 @@ __all__ = [
     "LinearCrossEntropyLoss",
     "MSELoss",
     "MarginRankingLoss",
+    "MultiLabelMarginLoss",
+    "MultiLabelSoftMarginLoss",
+    "MultiMarginLoss",
     "NLLLoss",
     "PoissonNLLLoss",
     "SmoothL1Loss",
     "SoftMarginLoss",
+    "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cosine_embedding_loss",
     "cross_entropy",
     "ctc_loss",
+    "gaussian_nll_loss",
     "hinge_embedding_loss",
     "huber_loss",
     "kl_div",
@@ -109,10 +132,15 @@ __all__ = [
     "linear_cross_entropy",
     "margin_ranking_loss",
     "mse_loss",
+    "multi_margin_loss",
+    "multilabel_margin_loss",
+    "multilabel_soft_margin_loss",
     "nll_loss",
     "poisson_nll_loss",
     "smooth_l1_loss",
     "soft_margin_loss",
+    "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
 ]
 
 # Core argument names in torch's spelling, for core error messages.
@@ -884,6 +912,286 @@ def linear_cross_entropy(
         )
 
 
+_GAUSS_NAMES = {**_NAMES, "variance": "var"}
+_TRIPLET_NAMES = {"distance_fn": "distance_function"}
+
+
+@twin(_GAUSS_NAMES, non_negative=("var",))
+def gaussian_nll_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    var: ArrayLike | float,
+    full: bool = False,
+    eps: float = 1e-6,
+    reduction: str = "mean",
+) -> jax.Array:
+    """``torch.nn.functional.gaussian_nll_loss``: ``0.5 * (log v + (input - target)**2 / v)``, ``v = max(var, eps)``.
+
+    ``var`` has torch's shapes: ``input``'s size (heteroscedastic), that
+    size without its last dimension or with one dimension of size 1
+    (homoscedastic), or a Python float (one variance everywhere); any other
+    size raises ``ValueError``, as in torch. ``target`` broadcasts with
+    ``input``. ``full`` adds ``0.5 * log(2 * pi)``. The clamp to ``eps`` passes
+    the gradient through unchanged (torch clamps without autograd). A
+    negative Python float ``var`` raises; a negative entry of a ``var`` array
+    is clamped to ``eps`` here (torch raises: a check on the data, which
+    :func:`jaxloss.checked` makes). ``eps`` must be ``> 0``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import torch as F
+      >>> F.gaussian_nll_loss(jnp.array([[1.0], [2.0]]), jnp.array([[0.0], [2.0]]), jnp.array([1.0, 0.5]))
+      Array(0.076713, dtype=float32)
+    """
+    reduction = _reduction(reduction)
+    input = _checks.as_float(input, "input")
+    if isinstance(var, (int, float, np.integer, np.floating)) and not isinstance(var, (bool, np.bool_)):
+        if var < 0:
+            raise _checks.error(ValueError, f"`var` must be >= 0 (a variance), got {var!r}.")
+        var = jnp.full(input.shape, var, input.dtype)
+    var = _checks.as_float(var, "var")
+    in_shape, var_shape = tuple(input.shape), tuple(var.shape)
+    if var_shape != in_shape:
+        if in_shape[:-1] == var_shape:
+            var = var[..., None]  # one variance per row: broadcast along the last dimension
+        elif not (var.ndim == input.ndim and sum(v for i, v in zip(in_shape, var_shape, strict=True) if i != v) == 1):
+            raise _checks.error(
+                ValueError,
+                f"`var` of size {var_shape} must have the size of `input`, {in_shape}, that size without the "
+                f"last dimension, or that size with one dimension of size 1.",
+            )
+    losses = jaxloss.gaussian_nll(input, target, var, full=full, eps=eps)
+    return jaxloss.reduce(losses, reduction=reduction)
+
+
+@twin(_NAMES, class_weights="weight", non_negative=("weight",))
+def multilabel_soft_margin_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    """``torch.nn.functional.multilabel_soft_margin_loss``: one-versus-all logistic loss over the last dimension.
+
+    ``input`` is ``[C]`` or ``[N, C]`` (more leading dimensions work as in
+    torch); ``target`` (in ``[0, 1]``) broadcasts to ``input``'s shape (it
+    may not widen it: torch would then divide by ``input``'s ``C``).
+    ``weight`` is ``[C]``. The loss per example is the mean over the
+    classes; ``"mean"`` averages the examples.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import torch as F
+      >>> F.multilabel_soft_margin_loss(jnp.array([[2.0, -1.0, 0.0]]), jnp.array([[1.0, 0.0, 1.0]]))
+      Array(0.37778, dtype=float32)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    losses = jaxloss.multilabel_soft_margin(input, target, class_weights=weight)
+    return jaxloss.reduce(losses, reduction=reduction)
+
+
+def _margin_input(input: Any) -> jax.Array:
+    """torch's ``[C]`` or ``[N, C]`` ``input`` of the margin losses (a scalar is one class)."""
+    input = _checks.as_float(input, "input")
+    if input.ndim > 2:
+        raise _checks.error(ValueError, f"`input` must be [C] or [N, C], got shape {tuple(input.shape)}.")
+    return input
+
+
+def _margin_p(p: Any) -> int:
+    """``p`` of ``multi_margin_loss``: 1 or 2 (``2.0`` too, as in torch)."""
+    if isinstance(p, (float, np.floating)) and float(p) in (1.0, 2.0):
+        p = int(p)
+    if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, np.integer)) or p not in (1, 2):
+        raise _checks.error(ValueError, f"`p` must be 1 or 2, got {p!r}.")
+    return int(p)
+
+
+def _positive_margin(margin: Any) -> None:
+    """torch's triplet losses want ``margin > 0``."""
+    _checks.check_range(margin, "margin", 0.0, low_open=True)
+
+
+@twin(_NAMES)
+def multilabel_margin_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    """``torch.nn.functional.multilabel_margin_loss``: multi-label hinge loss over padded lists of classes.
+
+    ``input`` is ``[C]`` or ``[N, C]``; ``target`` (class indices, any
+    integer dtype) has its size and lists each example's target classes,
+    ended by the first ``-1`` (or any negative entry). The loss per example
+    is ``sum_{j listed, i not} max(0, 1 - (input[j] - input[i])) / C``. A
+    listed class outside ``[0, C)`` gives ``nan`` (torch raises).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import torch as F
+      >>> F.multilabel_margin_loss(jnp.array([[0.1, 0.2, 0.4, 0.8]]), jnp.array([[3, 0, -1, 1]]))
+      Array(0.85, dtype=float32)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    input = _margin_input(input)
+    target = _checks.as_integer(target, "target")
+    if tuple(target.shape) != tuple(input.shape):
+        raise _checks.error(
+            ValueError,
+            f"`target` of size {tuple(target.shape)} must have the size of `input`, {tuple(input.shape)}.",
+        )
+    losses = jaxloss.multilabel_margin(jnp.atleast_1d(input), jnp.atleast_1d(target))
+    return jaxloss.reduce(losses, reduction=reduction)
+
+
+@twin(
+    _NAMES,
+    targets="class_indices",
+    labels="target",
+    num_classes=_num_classes,
+    class_weights="weight",
+    non_negative=("weight",),
+)
+def multi_margin_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: ArrayLike | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    """``torch.nn.functional.multi_margin_loss``: ``sum_{i != y} max(0, margin - input[y] + input[i])**p / C``.
+
+    ``input`` is ``[C]`` or ``[N, C]``; ``target`` holds one class index
+    (any integer dtype) per example, ``[N]`` (``[]`` or ``[1]`` unbatched);
+    ``p`` is 1 or 2; ``weight`` (``[C]``) scales each example by its target
+    class's weight, and ``"mean"`` divides by the number of examples (not
+    by the weights), as in torch. A class index outside ``[0, C)`` gives
+    ``nan`` (torch raises; :func:`jaxloss.checked` does too).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import torch as F
+      >>> F.multi_margin_loss(jnp.array([[0.1, 0.2, 0.4, 0.8]]), jnp.array([3]))
+      Array(0.325, dtype=float32)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    p = _margin_p(p)
+    if weight is not None and np.ndim(weight) != 1:
+        raise _checks.error(ValueError, f"`weight` must be one-dimensional ([C]), got shape {np.shape(weight)}.")
+    input = _margin_input(input)
+    rows = jnp.reshape(input, (-1, input.shape[-1]) if input.ndim else (1, 1))
+    class_weight = _class_weight(weight, int(rows.shape[1]))
+    target = _checks.as_integer(target, "target")
+    if target.ndim > 1 or target.size != rows.shape[0]:
+        raise _checks.error(
+            ValueError,
+            f"`target` must be 1-D with one class index per example of `input` ({rows.shape[0]},), "
+            f"got shape {tuple(target.shape)} for `input` of shape {tuple(input.shape)}.",
+        )
+    losses = jaxloss.multi_margin(rows, target.reshape(-1), p=p, margin=margin, class_weights=class_weight)
+    return jaxloss.reduce(losses.reshape(target.shape), reduction=reduction)
+
+
+def _triplet_arrays(name: str, anchor: Any, positive: Any, negative: Any) -> list[jax.Array]:
+    """torch's triplet inputs: one number of dimensions, broadcast together."""
+    _same_ndim(name, anchor=anchor, positive=positive, negative=negative)
+    arrays = [jnp.asarray(anchor), jnp.asarray(positive), jnp.asarray(negative)]
+    try:
+        shape = tuple(np.broadcast_shapes(*(tuple(a.shape) for a in arrays)))
+    except ValueError:
+        names = ("anchor", "positive", "negative")
+        shapes = ", ".join(f"`{n}` {tuple(a.shape)}" for n, a in zip(names, arrays, strict=True))
+        raise _checks.error(ValueError, f"{name}: the inputs must broadcast together, got {shapes}.") from None
+    return [jnp.broadcast_to(a, shape) for a in arrays]
+
+
+@twin(_TRIPLET_NAMES)
+def triplet_margin_loss(
+    anchor: ArrayLike,
+    positive: ArrayLike,
+    negative: ArrayLike,
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    """``torch.nn.functional.triplet_margin_loss``: ``max(0, margin + d(anchor, positive) - d(anchor, negative))``.
+
+    ``d(u, v) = ||u - v + eps||_p`` over the last dimension (torch's
+    ``pairwise_distance``); ``swap`` replaces ``d(anchor, negative)`` by
+    ``min(d(anchor, negative), d(positive, negative))``. The three arrays
+    (``[N, D]``, ``[D]`` unbatched, or more leading dimensions) have one
+    number of dimensions and broadcast together. ``margin`` must be ``> 0``
+    (as in torch), ``p > 0`` and ``eps >= 0`` (torch takes any).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import torch as F
+      >>> a, pos, neg = jnp.zeros((2, 2)), jnp.array([[1.0, 0.0], [0.0, 3.0]]), jnp.array([[0.0, 1.5], [2.0, 0.0]])
+      >>> F.triplet_margin_loss(a, pos, neg, eps=0.0, reduction="none")
+      Array([0.5, 2. ], dtype=float32)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    _positive_margin(margin)
+    anchor, positive, negative = _triplet_arrays("triplet_margin_loss", anchor, positive, negative)
+    if anchor.ndim == 0:  # torch's distance of scalars is over a dimension of size 1
+        anchor, positive, negative = anchor[None], positive[None], negative[None]
+    losses = jaxloss.triplet_margin(anchor, positive, negative, margin=margin, p=p, eps=eps, swap=swap)
+    return jaxloss.reduce(losses, reduction=reduction)
+
+
+@twin(_TRIPLET_NAMES)
+def triplet_margin_with_distance_loss(
+    anchor: ArrayLike,
+    positive: ArrayLike,
+    negative: ArrayLike,
+    *,
+    distance_function: Any = None,
+    margin: float = 1.0,
+    swap: bool = False,
+    reduction: str = "mean",
+) -> jax.Array:
+    """``torch.nn.functional.triplet_margin_with_distance_loss``: the triplet loss with any distance.
+
+    ``distance_function(u, v)`` (a JAX function of two arrays returning one
+    distance per triplet, i.e. the shape without the last dimension) is
+    called on the three arrays broadcast together; None is
+    :func:`triplet_margin_loss`'s distance with ``p=2``, ``eps=1e-6``
+    (torch's ``pairwise_distance``). ``swap`` and ``margin`` (``> 0``) as in
+    :func:`triplet_margin_loss`.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxloss.compat import torch as F
+      >>> l1 = lambda u, v: jnp.sum(jnp.abs(u - v), axis=-1)
+      >>> a, pos, neg = jnp.zeros((1, 2)), jnp.array([[1.0, 1.0]]), jnp.array([[2.0, 0.5]])
+      >>> F.triplet_margin_with_distance_loss(a, pos, neg, distance_function=l1)
+      Array(0.5, dtype=float32)
+    """
+    reduction = _reduction(reduction)
+    _positive_margin(margin)
+    anchor, positive, negative = _triplet_arrays("triplet_margin_with_distance_loss", anchor, positive, negative)
+    if distance_function is None:
+        if anchor.ndim == 0:
+            anchor, positive, negative = anchor[None], positive[None], negative[None]
+        losses = jaxloss.triplet_margin(anchor, positive, negative, margin=margin, swap=swap)
+    else:
+        losses = jaxloss.triplet_margin(
+            anchor, positive, negative, margin=margin, swap=swap, distance_fn=distance_function
+        )
+    return jaxloss.reduce(losses, reduction=reduction)
+
+
 # --------------------------------------------------------------------------
 # classes
 # --------------------------------------------------------------------------
@@ -1062,3 +1370,82 @@ class LinearCrossEntropyLoss(TwinLoss, kw_only=True):
     ) -> jax.Array:
         """:func:`linear_cross_entropy` with this object's options."""
         return linear_cross_entropy(input, linear_weight, target, linear_bias=linear_bias, **self._arguments())
+
+
+class GaussianNLLLoss(TwinLoss, kw_only=True):
+    """``torch.nn.GaussianNLLLoss``: :func:`gaussian_nll_loss` with these options, called ``(input, target, var)``."""
+
+    function = staticmethod(gaussian_nll_loss)
+    full: bool = False
+    eps: float = 1e-6
+    reduction: str = "mean"
+
+
+class MultiLabelSoftMarginLoss(TwinLoss):
+    """``torch.nn.MultiLabelSoftMarginLoss``: :func:`multilabel_soft_margin_loss` with these options."""
+
+    function = staticmethod(multilabel_soft_margin_loss)
+    weight: ArrayLike | None = None
+    size_average: bool | None = None
+    reduce: bool | None = None
+    reduction: str = "mean"
+
+
+class MultiLabelMarginLoss(TwinLoss):
+    """``torch.nn.MultiLabelMarginLoss``: :func:`multilabel_margin_loss` with these options."""
+
+    function = staticmethod(multilabel_margin_loss)
+    size_average: bool | None = None
+    reduce: bool | None = None
+    reduction: str = "mean"
+
+
+class MultiMarginLoss(TwinLoss):
+    """``torch.nn.MultiMarginLoss``: :func:`multi_margin_loss` with these options (``p`` checked when built)."""
+
+    function = staticmethod(multi_margin_loss)
+    p: int = 1
+    margin: float = 1.0
+    weight: ArrayLike | None = None
+    size_average: bool | None = None
+    reduce: bool | None = None
+    reduction: str = "mean"
+
+    def __post_init__(self) -> None:
+        _margin_p(self.p)
+        if self.weight is not None and np.ndim(self.weight) != 1:
+            raise ValueError(f"`weight` must be one-dimensional ([C]), got shape {np.shape(self.weight)}.")
+
+
+class TripletMarginLoss(TwinLoss):
+    """``torch.nn.TripletMarginLoss``: :func:`triplet_margin_loss` with these options (``margin > 0`` when built)."""
+
+    function = staticmethod(triplet_margin_loss)
+    margin: float = 1.0
+    p: float = 2.0
+    eps: float = 1e-6
+    swap: bool = False
+    size_average: bool | None = None
+    reduce: bool | None = None
+    reduction: str = "mean"
+
+    def __post_init__(self) -> None:
+        _positive_margin(self.margin)
+
+
+class TripletMarginWithDistanceLoss(TwinLoss, kw_only=True):
+    """``torch.nn.TripletMarginWithDistanceLoss``: :func:`triplet_margin_with_distance_loss` with these options.
+
+    ``distance_function`` is a JAX function ``(u, v) -> distances``; None
+    is the Euclidean distance of :func:`triplet_margin_loss` (torch's
+    ``PairwiseDistance()``). ``margin > 0`` is checked when built, as in torch.
+    """
+
+    function = staticmethod(triplet_margin_with_distance_loss)
+    distance_function: Any = None
+    margin: float = 1.0
+    swap: bool = False
+    reduction: str = "mean"
+
+    def __post_init__(self) -> None:
+        _positive_margin(self.margin)

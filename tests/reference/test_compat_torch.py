@@ -680,6 +680,12 @@ FUNCTIONS = [
     "margin_ranking_loss",
     "hinge_embedding_loss",
     "cosine_embedding_loss",
+    "gaussian_nll_loss",
+    "multilabel_soft_margin_loss",
+    "multilabel_margin_loss",
+    "multi_margin_loss",
+    "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
 ]
 CLASSES = [
     "CrossEntropyLoss",
@@ -698,6 +704,12 @@ CLASSES = [
     "MarginRankingLoss",
     "HingeEmbeddingLoss",
     "CosineEmbeddingLoss",
+    "GaussianNLLLoss",
+    "MultiLabelSoftMarginLoss",
+    "MultiLabelMarginLoss",
+    "MultiMarginLoss",
+    "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
 ]
 # Documented differences: LinearCrossEntropyLoss holds no parameters.
 NOT_TAKEN = {"LinearCrossEntropyLoss": {"in_features", "num_classes", "out_features", "bias", "device", "dtype"}}

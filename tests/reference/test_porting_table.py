@@ -8,6 +8,8 @@ the docs should be changed here too (the case names follow the tables).
 
 from __future__ import annotations
 
+import pathlib
+import re
 import warnings
 
 import jax
@@ -648,3 +650,33 @@ def test_fused_class_weights_weighted_mean_is_torch_weighted_mean():
     ours = jaxloss.fused_linear_cross_entropy(HIDDEN, HEAD, K_IGN, class_weights=W_CLASS, ignore_index=-100,
                                               label_smoothing=0.1, reduction="weighted_mean")
     _close(ours, expected)
+
+
+def _namespace_table() -> list[list[str]]:
+    """The rows of the porting page's table of every torch loss (its cells, backquotes and links removed)."""
+    text = (pathlib.Path(__file__).parents[2] / "docs" / "porting.md").read_text()
+    section = text.split("### The drop-in namespace", 1)[1].split("\n### ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    clean = [re.sub(r"[`\[]", "", re.sub(r"\]\[[\w.]+\]", "", row)) for row in rows]
+    return [[cell.strip() for cell in row.strip().strip("|").split("|")] for row in clean]
+
+
+def test_the_porting_page_lists_every_torch_loss_with_its_twins_and_core():
+    """Every loss of torch 2.13 (functions and classes) is a row: its twins exist, the class calls the function."""
+    from jaxloss.compat import torch as twins
+
+    rows = _namespace_table()
+    functions = sorted(
+        name for name in dir(F)
+        if name.endswith("_loss") or name in {"cross_entropy", "binary_cross_entropy",
+                                              "binary_cross_entropy_with_logits", "kl_div", "linear_cross_entropy"}
+    )
+    classes = sorted(set(torch.nn.modules.loss.__all__) - {"NLLLoss2d"})  # deprecated: NLLLoss on [N, C, H, W]
+    assert sorted(r[0] for r in rows) == functions
+    assert sorted(r[2] for r in rows) == classes
+    assert sorted(twins.__all__) == sorted(functions + classes)
+    for torch_name, function, cls, core in rows:
+        assert function == torch_name
+        assert getattr(twins, cls).function is getattr(twins, function), cls
+        for name in re.findall(r"(\w+)(?: \(|,|$)", core):
+            assert callable(getattr(jaxloss, name)), (torch_name, name)
