@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
-import functools
 import re
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -56,17 +55,6 @@ def argument_names(**names: str) -> Iterator[None]:
     finally:
         _TWIN_BROADCASTING.reset(twin)
         _ALIASES.reset(token)
-
-
-def speaking(fn: Any, **names: str) -> Any:
-    """``fn`` run under :func:`argument_names` (how a compat twin renames core arguments)."""
-
-    @functools.wraps(fn)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        with argument_names(**names):
-            return fn(*args, **kwargs)
-
-    return call
 
 
 def error(kind: type[Exception], message: str) -> Exception:

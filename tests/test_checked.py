@@ -65,6 +65,25 @@ def test_compat_twin_labels():
         tf_ce(jnp.array([-2, 1]), LOGITS)
 
 
+def test_compat_twin_class_reads_its_own_options():
+    # Before: checked() ignored the instance's ignore_class and raised for label 5.
+    logits6 = jnp.zeros((2, 6))
+    ignoring = keras.SparseCategoricalCrossentropy(from_logits=True, ignore_class=5)
+    value = _jit_checked(ignoring)(jnp.array([5, 1]), logits6)
+    np.testing.assert_allclose(value, ignoring(jnp.array([5, 1]), logits6), rtol=1e-6)
+    np.testing.assert_allclose(value, np.log(6.0), rtol=1e-6)  # the ignored sample is not counted
+    with pytest.raises(RuntimeErr, match=r"`y_true` holds a class index outside \[0, 3\) that is not ignored.*holds 7"):
+        _jit_checked(keras.SparseCategoricalCrossentropy(ignore_class=5))(jnp.array([1, 7]), PROBS)
+    # and its from_logits: logits are not checked as probabilities
+    bad = jnp.array([[2.0, 0.0, 0.0], [0.1, 0.8, 0.1]])
+    np.testing.assert_allclose(
+        jaxloss.checked(keras.CategoricalCrossentropy(from_logits=True))(ONE_HOT, bad),
+        keras.CategoricalCrossentropy(from_logits=True)(ONE_HOT, bad),
+    )
+    with pytest.raises(RuntimeErr, match=r"`y_pred` holds a probability outside \[0, 1\]"):
+        _jit_checked(keras.CategoricalCrossentropy())(ONE_HOT, bad)
+
+
 # --- probabilities outside [0, 1] --------------------------------------------
 
 

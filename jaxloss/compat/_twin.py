@@ -13,7 +13,9 @@ class attributes with defaults, in the original's order), so that
 ``inspect.signature(Cls)`` and ``help(Cls)`` show them. Its ``function`` is the
 twin function it calls; unless the subclass writes its own ``__call__``, calling
 an instance passes the call's arguments and every field to ``function``, and
-the generated ``__call__`` shows ``function``'s parameters that are not fields.
+the generated ``__call__`` shows ``function``'s parameters that are not fields
+(a ``__call__`` written in a base, as the Keras twins' ``(y_true, y_pred,
+sample_weight=None)``, is kept).
 The class declares the roles of ``function``, so ``checked(Cls(...))`` works.
 :meth:`TwinLoss.get_config`/:meth:`TwinLoss.from_config` serialise the
 constructor arguments the way Keras does.
@@ -113,7 +115,9 @@ class TwinLoss:
         roles = _checks.roles_of(fn)
         if roles is not None:
             cls.__jaxloss_roles__ = _ClassRoles(roles)  # type: ignore[attr-defined]  # read by roles_of
-        if "__call__" not in cls.__dict__:
+        # A ``__call__`` that a class (or a base below TwinLoss) writes is kept.
+        own = next((k.__dict__["__call__"] for k in cls.__mro__ if "__call__" in k.__dict__), None)
+        if own is None or getattr(own, "_twin_generated", False):
             fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
             names = cls.call_arguments or tuple(n for n in inspect.signature(fn).parameters if n not in fields)
 
@@ -123,6 +127,7 @@ class TwinLoss:
             __call__.__signature__ = _call_signature(fn, names)  # type: ignore[attr-defined]
             __call__.__doc__ = f"Calls :func:`{fn.__name__}` with this object's options."
             __call__.__qualname__ = f"{cls.__qualname__}.__call__"
+            __call__._twin_generated = True  # type: ignore[attr-defined]
             cls.__call__ = __call__  # type: ignore[method-assign]
 
     def _arguments(self) -> dict[str, Any]:

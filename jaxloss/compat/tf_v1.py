@@ -41,7 +41,6 @@ Known differences, all deliberate:
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import jax
@@ -50,6 +49,7 @@ from jax.typing import ArrayLike
 
 import jaxloss
 from jaxloss import _checks
+from jaxloss.compat._twin import twin
 
 __all__ = [
     "Reduction",
@@ -69,6 +69,10 @@ __all__ = [
 
 # The value of tf.compat.v1.GraphKeys.LOSSES; accepted and ignored.
 _LOSSES_COLLECTION = "losses"
+
+# Core argument names in this library's spelling: every public function runs
+# with them in force, so a core error names `labels`, not the core's name.
+_NAMES = dict(targets="labels", probs="predictions", scores="logits")
 
 
 class Reduction:
@@ -185,7 +189,7 @@ def _smoothing(label_smoothing: Any) -> Any:
     return label_smoothing if label_smoothing > 0 else 0.0
 
 
-@_checks.declare(non_negative=("weights",))
+@twin(_NAMES, non_negative=("weights",))
 def compute_weighted_loss(
     losses: ArrayLike,
     weights: ArrayLike = 1.0,
@@ -231,7 +235,7 @@ def compute_weighted_loss(
     return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
 
 
-@_checks.declare(non_negative=("weights",))
+@twin(_NAMES, non_negative=("weights",))
 def sigmoid_cross_entropy(
     multi_class_labels: ArrayLike,
     logits: ArrayLike,
@@ -292,7 +296,7 @@ def sigmoid_cross_entropy(
     return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
 
 
-@_checks.declare(non_negative=("weights",))
+@twin(_NAMES, non_negative=("weights",))
 def softmax_cross_entropy(
     onehot_labels: ArrayLike,
     logits: ArrayLike,
@@ -374,7 +378,7 @@ def _pair(
     return labels, predictions
 
 
-@_checks.declare(labels="labels", classes_in="logits", non_negative=("weights",))
+@twin(_NAMES, labels="labels", classes_in="logits", non_negative=("weights",))
 def sparse_softmax_cross_entropy(
     labels: ArrayLike,
     logits: ArrayLike,
@@ -461,7 +465,7 @@ def _elementwise(core, labels, predictions, weights, reduction, **options) -> ja
     return jaxloss.reduce(core(predictions, labels, **options), weights, reduction=_TO_CORE[reduction])
 
 
-@_checks.declare(probabilities="predictions", non_negative=("weights",))
+@twin(_NAMES, probabilities="predictions", non_negative=("weights",))
 def log_loss(
     labels: ArrayLike,
     predictions: ArrayLike,
@@ -505,7 +509,7 @@ def log_loss(
     return _elementwise(jaxloss.log_loss, labels, predictions, weights, reduction, epsilon=epsilon)
 
 
-@_checks.declare(non_negative=("weights",))
+@twin(_NAMES, non_negative=("weights",))
 def hinge_loss(
     labels: ArrayLike,
     logits: ArrayLike,
@@ -552,7 +556,7 @@ def hinge_loss(
     return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
 
 
-@_checks.declare(non_negative=("weights",))
+@twin(_NAMES, non_negative=("weights",))
 def huber_loss(
     labels: ArrayLike,
     predictions: ArrayLike,
@@ -597,7 +601,7 @@ def huber_loss(
     return _elementwise(jaxloss.huber, labels, predictions, weights, reduction, delta=delta)
 
 
-@_checks.declare(non_negative=("weights",))
+@twin(_NAMES, non_negative=("weights",))
 def mean_squared_error(
     labels: ArrayLike,
     predictions: ArrayLike,
@@ -639,7 +643,7 @@ def mean_squared_error(
     return _elementwise(jaxloss.squared_error, labels, predictions, weights, reduction)
 
 
-@_checks.declare(non_negative=("weights",))
+@twin(_NAMES, non_negative=("weights",))
 def absolute_difference(
     labels: ArrayLike,
     predictions: ArrayLike,
@@ -678,7 +682,7 @@ def absolute_difference(
     return _elementwise(jaxloss.absolute_error, labels, predictions, weights, reduction)
 
 
-@_checks.declare(non_negative=("weights",))
+@twin(_NAMES, non_negative=("weights",))
 def cosine_distance(
     labels: ArrayLike,
     predictions: ArrayLike,
@@ -740,7 +744,7 @@ def cosine_distance(
     return jaxloss.reduce(losses, weights, reduction=_TO_CORE[reduction])
 
 
-@_checks.declare(non_negative=("weights",))
+@twin(_NAMES, non_negative=("weights",))
 def mean_pairwise_squared_error(
     labels: ArrayLike,
     predictions: ArrayLike,
@@ -807,12 +811,3 @@ def mean_pairwise_squared_error(
     loss = jaxloss.reduce(per_example, weights, reduction="sum")
     # TF: 0 when no weight is non-zero.
     return jnp.where(jnp.any(present), loss, jnp.zeros_like(loss))
-
-
-# A core function's error raised inside a twin names the twin's argument
-# (`labels`, not `targets`): every public function runs with these names in force.
-_ARGUMENT_NAMES = dict(targets="labels", probs="predictions", scores="logits")
-for _name in __all__:
-    if inspect.isfunction(globals()[_name]):
-        globals()[_name] = _checks.speaking(globals()[_name], **_ARGUMENT_NAMES)
-del _name

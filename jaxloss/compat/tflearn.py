@@ -27,8 +27,6 @@ but a finite, useful gradient:
 
 from __future__ import annotations
 
-import inspect
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -36,6 +34,7 @@ from jax.typing import ArrayLike
 
 import jaxloss
 from jaxloss import _checks
+from jaxloss.compat._twin import twin
 
 __all__ = [
     "binary_crossentropy",
@@ -53,7 +52,20 @@ __all__ = [
 # tflearn/config.py
 _EPSILON = 1e-10
 
+# Core argument names in this library's spelling: every public function runs
+# with them in force, so a core error names `y_pred`, not the core's name.
+_NAMES = dict(
+    predictions="y_pred",
+    probs="y_pred",
+    logits="y_pred",
+    scores="y_pred",
+    distances="y_pred",
+    targets="y_true",
+    labels="y_true",
+)
 
+
+@twin(_NAMES)
 def softmax_categorical_crossentropy(y_pred: ArrayLike, y_true: ArrayLike) -> jax.Array:
     """Softmax cross-entropy between logits and label distributions, averaged.
 
@@ -81,7 +93,7 @@ def softmax_categorical_crossentropy(y_pred: ArrayLike, y_true: ArrayLike) -> ja
     return jnp.mean(losses)
 
 
-@_checks.declare(probabilities="y_pred")
+@twin(_NAMES, probabilities="y_pred")
 def categorical_crossentropy(y_pred: ArrayLike, y_true: ArrayLike) -> jax.Array:
     """Cross-entropy from probabilities, averaged over the batch.
 
@@ -113,6 +125,7 @@ def categorical_crossentropy(y_pred: ArrayLike, y_true: ArrayLike) -> jax.Array:
     return jnp.mean(losses)
 
 
+@twin(_NAMES)
 def binary_crossentropy(y_pred: ArrayLike, y_true: ArrayLike) -> jax.Array:
     """Sigmoid cross-entropy from logits, averaged over every element.
 
@@ -135,7 +148,7 @@ def binary_crossentropy(y_pred: ArrayLike, y_true: ArrayLike) -> jax.Array:
     return jnp.mean(jaxloss.sigmoid_binary_cross_entropy(y_pred, y_true))
 
 
-@_checks.declare(non_negative=("weight",))
+@twin(_NAMES, non_negative=("weight",))
 def weighted_crossentropy(y_pred: ArrayLike, y_true: ArrayLike, weight: ArrayLike = 1.0) -> jax.Array:
     """Sigmoid cross-entropy with a weight on the positive term, averaged.
 
@@ -161,6 +174,7 @@ def weighted_crossentropy(y_pred: ArrayLike, y_true: ArrayLike, weight: ArrayLik
     return jnp.mean(jaxloss.sigmoid_binary_cross_entropy(y_pred, y_true, pos_weight=weight))
 
 
+@twin(_NAMES)
 def mean_square(y_pred: ArrayLike, y_true: ArrayLike) -> jax.Array:
     """Mean squared error over every element: ``mean((y_pred - y_true) ** 2)``.
 
@@ -180,6 +194,7 @@ def mean_square(y_pred: ArrayLike, y_true: ArrayLike) -> jax.Array:
     return jnp.mean(jaxloss.squared_error(y_pred, y_true))
 
 
+@twin(_NAMES)
 def hinge_loss(y_pred: ArrayLike, y_true: ArrayLike) -> jax.Array:
     """Hinge loss over every element: ``mean(max(1 - y_true * y_pred, 0))``.
 
@@ -202,6 +217,7 @@ def hinge_loss(y_pred: ArrayLike, y_true: ArrayLike) -> jax.Array:
     return jnp.mean(jaxloss.hinge(y_pred, y_true))
 
 
+@twin(_NAMES)
 def roc_auc_score(y_pred: ArrayLike, y_true: ArrayLike) -> jax.Array:
     """The Wilcoxon-Mann-Whitney surrogate of 1 - AUC (Yan et al. 2003), summed.
 
@@ -256,7 +272,7 @@ def roc_auc_score(y_pred: ArrayLike, y_true: ArrayLike) -> jax.Array:
     return jnp.sum(per_column(columns))
 
 
-@_checks.declare(non_negative=("head",))
+@twin(_NAMES, non_negative=("head",))
 def weak_cross_entropy_2d(
     y_pred: ArrayLike,
     y_true: ArrayLike,
@@ -313,6 +329,7 @@ def weak_cross_entropy_2d(
     return jnp.mean(losses)
 
 
+@twin(_NAMES)
 def contrastive_loss(y_pred: ArrayLike, y_true: ArrayLike, margin: float = 1.0) -> jax.Array:
     """Contrastive loss (Chopra, Hadsell & LeCun 2005), summed and halved.
 
@@ -339,20 +356,3 @@ def contrastive_loss(y_pred: ArrayLike, y_true: ArrayLike, margin: float = 1.0) 
       with Application to Face Verification", CVPR 2005.
     """
     return jnp.sum(jaxloss.contrastive(y_pred, y_true, margin=margin)) / 2.0
-
-
-# A core function's error raised inside a twin names the twin's argument
-# (`y_pred`, not `predictions`): every public function runs with these names in force.
-_ARGUMENT_NAMES = dict(
-    predictions="y_pred",
-    probs="y_pred",
-    logits="y_pred",
-    scores="y_pred",
-    distances="y_pred",
-    targets="y_true",
-    labels="y_true",
-)
-for _name in __all__:
-    if inspect.isfunction(globals()[_name]):
-        globals()[_name] = _checks.speaking(globals()[_name], **_ARGUMENT_NAMES)
-del _name
