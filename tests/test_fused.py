@@ -565,7 +565,9 @@ def test_auto_chunk_size():
     # A [chunk, V] float32 block of at most 16 MiB, whatever the number of tokens.
     assert _spec.choose_chunk(2048, 32768) == 128
     assert _spec.choose_chunk(8192, 32768) == 128
-    assert _spec.choose_chunk(8192, 256000) == 32  # at least 32 tokens
+    assert _spec.choose_chunk(8192, 256000) == 128  # a large vocabulary: at least 128 rows
+    assert _spec.choose_chunk(2048, 131072) == 128
+    assert _spec.choose_chunk(256, 131072) == 32  # ... but at most an eighth of the tokens, at least 32
     assert _spec.choose_chunk(10, 32768) == 10  # never more than the tokens
     assert _spec.choose_chunk(1 << 20, 1000) == 2048  # at most 2048
 
