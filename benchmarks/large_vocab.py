@@ -119,14 +119,29 @@ class Shapes:
 FULL = Shapes(2048, 512, 32768, 256, (1024, 2048, 4096, 8192), (32768, 65536, 131072, 262144), 7, 5)
 QUICK = Shapes(256, 64, 2048, 32, (128, 256, 512, 1024), (2048, 4096, 8192, 16384), 3, 2)
 
-TABLE_HEADER = (f"{'program':14s} {'min s':>9s} {'median s':>9s} {'x materialised':>15s} {'x floor':>8s} "
-                f"{'temp MiB':>10s} {'temp x materialised':>20s}")
-SWEEP_HEADER = (f"{'N':>6s} {'V':>7s} {'mat. temp MiB':>14s} {'fused temp MiB':>15s} {'temp ratio':>11s} "
-                f"{'mat. min s':>11s} {'mat. median s':>14s} {'fused min s':>12s} {'fused median s':>15s} "
-                f"{'time ratio':>11s}")
-CSV_FIELDS = ["tokens", "dim", "vocab", "dtype", "weight_layout", "repeats",
-              "materialised_temp_bytes", "fused_temp_bytes",
-              "materialised_min_s", "materialised_median_s", "fused_min_s", "fused_median_s"]
+TABLE_HEADER = (
+    f"{'program':14s} {'min s':>9s} {'median s':>9s} {'x materialised':>15s} {'x floor':>8s} "
+    f"{'temp MiB':>10s} {'temp x materialised':>20s}"
+)
+SWEEP_HEADER = (
+    f"{'N':>6s} {'V':>7s} {'mat. temp MiB':>14s} {'fused temp MiB':>15s} {'temp ratio':>11s} "
+    f"{'mat. min s':>11s} {'mat. median s':>14s} {'fused min s':>12s} {'fused median s':>15s} "
+    f"{'time ratio':>11s}"
+)
+CSV_FIELDS = [
+    "tokens",
+    "dim",
+    "vocab",
+    "dtype",
+    "weight_layout",
+    "repeats",
+    "materialised_temp_bytes",
+    "fused_temp_bytes",
+    "materialised_min_s",
+    "materialised_median_s",
+    "fused_min_s",
+    "fused_median_s",
+]
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -142,34 +157,51 @@ def _configs(text: str) -> tuple[str, ...]:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Defaults in brackets are the full shapes; --quick replaces them.")
-    p.add_argument("--sweep", action="store_true",
-                   help="run the N and V sweep (CSV and PNG in --out) instead of the head table")
-    p.add_argument("--quick", action="store_true",
-                   help="tiny shapes (N=256 D=64 V=2048, log-probs D=32; sweep N 128-1024, V 2048-16384), "
-                        "a smoke test, not a figure")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Defaults in brackets are the full shapes; --quick replaces them.",
+    )
+    p.add_argument(
+        "--sweep", action="store_true", help="run the N and V sweep (CSV and PNG in --out) instead of the head table"
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny shapes (N=256 D=64 V=2048, log-probs D=32; sweep N 128-1024, V 2048-16384), "
+        "a smoke test, not a figure",
+    )
     p.add_argument("--tokens", type=int, default=None, help="N, tokens [2048]; the sweep's N for its V series")
     p.add_argument("--dim", type=int, default=None, help="D, hidden size [512]")
     p.add_argument("--vocab", type=int, default=None, help="V, classes [32768]; the sweep's V for its N series")
     p.add_argument("--lp-dim", type=int, default=None, help="D of the log-probs section [256]")
-    p.add_argument("--configs", type=_configs, default=tuple(CONFIGS),
-                   help=f"comma-separated configurations of the head table [{','.join(CONFIGS)}]")
+    p.add_argument(
+        "--configs",
+        type=_configs,
+        default=tuple(CONFIGS),
+        help=f"comma-separated configurations of the head table [{','.join(CONFIGS)}]",
+    )
     p.add_argument("--no-logprobs", action="store_true", help="leave out the log-probs section")
-    p.add_argument("--chunk-size", type=int, default=None,
-                   help="fused chunk_size (default: the function's own choice)")
-    p.add_argument("--repeats", type=int, default=None,
-                   help="timed runs of each program [7; the sweep 5; --quick 3 and 2]")
+    p.add_argument("--chunk-size", type=int, default=None, help="fused chunk_size (default: the function's own choice)")
+    p.add_argument(
+        "--repeats", type=int, default=None, help="timed runs of each program [7; the sweep 5; --quick 3 and 2]"
+    )
     p.add_argument("--sweep-tokens", type=_ints, default=None, help="the sweep's N values [1024,2048,4096,8192]")
     p.add_argument("--sweep-vocab", type=_ints, default=None, help="the sweep's V values [32768,65536,131072,262144]")
-    p.add_argument("--sweep-config", default="float32-DV", choices=list(CONFIGS),
-                   help="the sweep's configuration [float32-DV]")
-    p.add_argument("--out", default=None,
-                   help="folder for head_sweep.csv and head_sweep.png [this script's folder; "
-                        "with --quick a temporary folder]")
-    p.add_argument("--peak-tflops", type=float, default=None,
-                   help="the chip's dense peak in TFLOP/s for this dtype, to print the fraction (GPU)")
+    p.add_argument(
+        "--sweep-config", default="float32-DV", choices=list(CONFIGS), help="the sweep's configuration [float32-DV]"
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="folder for head_sweep.csv and head_sweep.png [this script's folder; with --quick a temporary folder]",
+    )
+    p.add_argument(
+        "--peak-tflops",
+        type=float,
+        default=None,
+        help="the chip's dense peak in TFLOP/s for this dtype, to print the fraction (GPU)",
+    )
     return p.parse_args(argv)
 
 
@@ -215,14 +247,17 @@ def print_machine(load_start, quick: bool) -> None:
     device = jax.devices()[0]
     cores = os.cpu_count()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
-    print(f"machine: {cpu_name()}, {cores} CPU cores ({usable} usable), {platform.system()} {platform.machine()}, "
-          f"Python {platform.python_version()}")
-    print(f"jax {jax.__version__}, jaxlib {_version('jaxlib')}, device: {device.device_kind} ({device.platform}), "
-          f"{jax.device_count()} device(s); optax {_version('optax')}, jax-cce {_version('jax-cce')}, "
-          f"jaxloss {getattr(jaxloss, '__version__', '?')}")
-    print(f"load average at the start: {_load_text(load_start)}" + (
-        "" if is_quiet(load_start) else
-        f"  ** NOT A FIGURE: the machine is not quiet (load >= {QUIET_LOAD}); re-run with nothing else running **"))
+    print(
+        f"machine: {cpu_name()}, {cores} CPU cores ({usable} usable), {platform.system()} {platform.machine()}, "
+        f"Python {platform.python_version()}"
+    )
+    print(
+        f"jax {jax.__version__}, jaxlib {_version('jaxlib')}, device: {device.device_kind} ({device.platform}), "
+        f"{jax.device_count()} device(s); optax {_version('optax')}, jax-cce {_version('jax-cce')}, "
+        f"jaxloss {getattr(jaxloss, '__version__', '?')}"
+    )
+    warning = f"  ** NOT A FIGURE: the machine is not quiet (load >= {QUIET_LOAD}); re-run with nothing else running **"
+    print(f"load average at the start: {_load_text(load_start)}" + ("" if is_quiet(load_start) else warning))
     if quick:
         print("--quick: tiny shapes, a smoke test of the script; these times are not figures")
 
@@ -231,8 +266,10 @@ def print_load_end(load_start) -> None:
     load_end = load_average()
     print(f"load average at the end: {_load_text(load_end)} (start: {_load_text(load_start)})")
     if not is_quiet(load_start):
-        print(f"** NOT A FIGURE: the run started at load {load_start[0] if load_start else float('nan'):.2f} "
-              f">= {QUIET_LOAD} **")
+        print(
+            f"** NOT A FIGURE: the run started at load {load_start[0] if load_start else float('nan'):.2f} "
+            f">= {QUIET_LOAD} **"
+        )
 
 
 # --------------------------------------------------------------------------
@@ -263,8 +300,9 @@ def materialised_loss(layout):
 
 def fused_loss(layout, chunk_size):
     def loss(hidden, weight, labels):
-        return jaxloss.fused_linear_cross_entropy(hidden, weight, labels, reduction="mean",
-                                                  weight_layout=layout, chunk_size=chunk_size)
+        return jaxloss.fused_linear_cross_entropy(
+            hidden, weight, labels, reduction="mean", weight_layout=layout, chunk_size=chunk_size
+        )
 
     return jax.value_and_grad(loss, argnums=(0, 1))
 
@@ -309,8 +347,9 @@ def materialised_log_probs(layout):
 
 def fused_log_probs(layout, chunk_size):
     def total(hidden, weight, labels):
-        log_probs, entropy = jaxloss.fused_linear_log_probs(hidden, weight, labels, return_entropy=True,
-                                                            weight_layout=layout, chunk_size=chunk_size)
+        log_probs, entropy = jaxloss.fused_linear_log_probs(
+            hidden, weight, labels, return_entropy=True, weight_layout=layout, chunk_size=chunk_size
+        )
         return jnp.sum(log_probs) + jnp.sum(entropy)
 
     return jax.value_and_grad(total, argnums=(0, 1))
@@ -384,10 +423,12 @@ def print_table(results: dict[str, Measured]) -> None:
     fl = results.get("floor")
     print(TABLE_HEADER)
     for name, r in results.items():
-        print(f"{name:14s} {r.min:9.4f} {r.median:9.4f} {r.median / mat.median:15.3f} "
-              f"{_fmt(_ratio(r.median, fl.median if fl else None), '8.3f'):>8s} "
-              f"{_fmt(None if r.temp is None else r.temp / MiB, '10.2f'):>10s} "
-              f"{_fmt(_ratio(r.temp, mat.temp), '20.4f'):>20s}")
+        print(
+            f"{name:14s} {r.min:9.4f} {r.median:9.4f} {r.median / mat.median:15.3f} "
+            f"{_fmt(_ratio(r.median, fl.median if fl else None), '8.3f'):>8s} "
+            f"{_fmt(None if r.temp is None else r.temp / MiB, '10.2f'):>10s} "
+            f"{_fmt(_ratio(r.temp, mat.temp), '20.4f'):>20s}"
+        )
 
 
 def print_rates(results: dict[str, Measured], n, d, v, peak) -> None:
@@ -414,8 +455,10 @@ def head_config(name, shapes: Shapes, args, repeats) -> dict:
     if cce is not None:
         programs["jax-cce"] = cce
     programs["fused"] = fused_loss(layout, args.chunk_size)
-    print(f"\n== {name} ({description}): N={n} D={d} V={v}, fused chunk_size="
-          f"{args.chunk_size or 'auto'}, {repeats} alternating runs each")
+    print(
+        f"\n== {name} ({description}): N={n} D={d} V={v}, fused chunk_size="
+        f"{args.chunk_size or 'auto'}, {repeats} alternating runs each"
+    )
     if cce is None:
         print("jax-cce: not installed (pip install jax-cce), peer skipped")
     results = measure(programs, inputs, repeats)
@@ -425,8 +468,10 @@ def head_config(name, shapes: Shapes, args, repeats) -> dict:
     for peer in ("fused", "jax-cce"):
         if peer in results:
             (dv, dh, dw), rel[peer] = differences(results[peer].out, ref)
-            print(f"max |diff| {peer} vs materialised: value {dv:.3e}, d hidden {dh:.3e}, d weight {dw:.3e} "
-                  f"(relative to the largest entry: {rel[peer]:.2e})")
+            print(
+                f"max |diff| {peer} vs materialised: value {dv:.3e}, d hidden {dh:.3e}, d weight {dw:.3e} "
+                f"(relative to the largest entry: {rel[peer]:.2e})"
+            )
     print_rates(results, n, d, v, args.peak_tflops)
     mat, fused, cce_r = results["materialised"], results["fused"], results.get("jax-cce")
     return {
@@ -451,8 +496,10 @@ def logprobs_section(shapes: Shapes, args, repeats) -> dict | None:
     has_fused = hasattr(jaxloss, "fused_linear_log_probs")
     if has_fused:
         programs["fused"] = fused_log_probs(layout, args.chunk_size)
-    print(f"\n== log-probs (float32, [D, V] kernel): value_and_grad of sum(log_probs) + sum(entropy), "
-          f"N={n} D={d} V={v}, {repeats} alternating runs each")
+    print(
+        f"\n== log-probs (float32, [D, V] kernel): value_and_grad of sum(log_probs) + sum(entropy), "
+        f"N={n} D={d} V={v}, {repeats} alternating runs each"
+    )
     if not has_fused:
         print("fused: jaxloss has no fused_linear_log_probs yet; only the materialised side and the floor run")
     results = measure(programs, inputs, repeats)
@@ -460,12 +507,18 @@ def logprobs_section(shapes: Shapes, args, repeats) -> dict | None:
     if not has_fused:
         return None
     (dv, dh, dw), rel = differences(results["fused"].out, results["materialised"].out)
-    print(f"max |diff| fused vs materialised: value {dv:.3e}, d hidden {dh:.3e}, d weight {dw:.3e} "
-          f"(relative to the largest entry: {rel:.2e})")
+    print(
+        f"max |diff| fused vs materialised: value {dv:.3e}, d hidden {dh:.3e}, d weight {dw:.3e} "
+        f"(relative to the largest entry: {rel:.2e})"
+    )
     print_rates(results, n, d, v, args.peak_tflops)
     mat, fused = results["materialised"], results["fused"]
-    return {"time": fused.median / mat.median, "time_min": fused.min / mat.min,
-            "temp": _ratio(fused.temp, mat.temp), "agreement": rel}
+    return {
+        "time": fused.median / mat.median,
+        "time_min": fused.min / mat.min,
+        "temp": _ratio(fused.temp, mat.temp),
+        "agreement": rel,
+    }
 
 
 def _verdict(ok: bool | None) -> str:
@@ -478,21 +531,29 @@ def print_summary(rows: list[dict], logprobs: dict | None, logprobs_run: bool, l
         print(f"** NOT A FIGURE: the run started at load {_load_text(load_start)}; the time verdicts do not count **")
     for r in rows:
         name = f"{r['name']:12s}"
-        print(f"{_verdict(r['time'] <= TIME_TARGET)} {name} time fused / materialised = {r['time']:.3f} "
-              f"(median; {r['time_min']:.3f} by the minimum), target <= {TIME_TARGET:.2f}")
+        print(
+            f"{_verdict(r['time'] <= TIME_TARGET)} {name} time fused / materialised = {r['time']:.3f} "
+            f"(median; {r['time_min']:.3f} by the minimum), target <= {TIME_TARGET:.2f}"
+        )
         if r["cce_s"] is None:
             print(f"{_verdict(None)} {name} fused faster than jax-cce: jax-cce not installed")
         else:
-            print(f"{_verdict(r['fused_s'] < r['cce_s'])} {name} fused faster than jax-cce: "
-                  f"{r['fused_s']:.4f} s vs {r['cce_s']:.4f} s (median; ratio {r['fused_s'] / r['cce_s']:.3f})")
+            print(
+                f"{_verdict(r['fused_s'] < r['cce_s'])} {name} fused faster than jax-cce: "
+                f"{r['fused_s']:.4f} s vs {r['cce_s']:.4f} s (median; ratio {r['fused_s'] / r['cce_s']:.3f})"
+            )
         if r["temp"] is None:
             print(f"{_verdict(None)} {name} temp fused / materialised: XLA reports no memory analysis")
         else:
-            print(f"{_verdict(r['temp'] <= TEMP_TARGET)} {name} temp fused / materialised = {r['temp']:.2%}, "
-                  f"target <= {TEMP_TARGET:.0%}")
+            print(
+                f"{_verdict(r['temp'] <= TEMP_TARGET)} {name} temp fused / materialised = {r['temp']:.2%}, "
+                f"target <= {TEMP_TARGET:.0%}"
+            )
         tol = AGREEMENT[r["dtype"]]
-        print(f"{_verdict(r['agreement'] <= tol)} {name} agreement with materialised: largest relative "
-              f"difference {r['agreement']:.2e}, target <= {tol:.0e}")
+        print(
+            f"{_verdict(r['agreement'] <= tol)} {name} agreement with materialised: largest relative "
+            f"difference {r['agreement']:.2e}, target <= {tol:.0e}"
+        )
     name = f"{'log-probs':12s}"
     if not logprobs_run:
         print(f"{_verdict(None)} {name} left out (--no-logprobs)")
@@ -502,13 +563,19 @@ def print_summary(rows: list[dict], logprobs: dict | None, logprobs_run: bool, l
         if logprobs["temp"] is None:
             print(f"{_verdict(None)} {name} temp fused / materialised: XLA reports no memory analysis")
         else:
-            print(f"{_verdict(logprobs['temp'] <= LOGPROBS_TEMP_TARGET)} {name} temp fused / materialised = "
-                  f"{logprobs['temp']:.2%}, target <= {LOGPROBS_TEMP_TARGET:.0%}")
-        print(f"[info] {name} time fused / materialised = {logprobs['time']:.3f} (median; "
-              f"{logprobs['time_min']:.3f} by the minimum)")
+            print(
+                f"{_verdict(logprobs['temp'] <= LOGPROBS_TEMP_TARGET)} {name} temp fused / materialised = "
+                f"{logprobs['temp']:.2%}, target <= {LOGPROBS_TEMP_TARGET:.0%}"
+            )
+        print(
+            f"[info] {name} time fused / materialised = {logprobs['time']:.3f} (median; "
+            f"{logprobs['time_min']:.3f} by the minimum)"
+        )
         tol = AGREEMENT["float32"]
-        print(f"{_verdict(logprobs['agreement'] <= tol)} {name} agreement with materialised: largest relative "
-              f"difference {logprobs['agreement']:.2e}, target <= {tol:.0e}")
+        print(
+            f"{_verdict(logprobs['agreement'] <= tol)} {name} agreement with materialised: largest relative "
+            f"difference {logprobs['agreement']:.2e}, target <= {tol:.0e}"
+        )
 
 
 def run_table(shapes: Shapes, args) -> dict:
@@ -534,9 +601,11 @@ def run_sweep(shapes: Shapes, args, out_dir: str, load_start) -> dict:
     repeats = args.repeats if args.repeats is not None else shapes.sweep_repeats
     dtype, layout, description = CONFIGS[args.sweep_config]
     d = shapes.dim
-    print(f"\n== sweep: {args.sweep_config} ({description}), D={d}, N in {shapes.sweep_tokens} at V={shapes.vocab}, "
-          f"V in {shapes.sweep_vocab} at N={shapes.tokens}; materialised and fused (chunk_size="
-          f"{args.chunk_size or 'auto'}), {repeats} alternating runs per point")
+    print(
+        f"\n== sweep: {args.sweep_config} ({description}), D={d}, N in {shapes.sweep_tokens} at V={shapes.vocab}, "
+        f"V in {shapes.sweep_vocab} at N={shapes.tokens}; materialised and fused (chunk_size="
+        f"{args.chunk_size or 'auto'}), {repeats} alternating runs per point"
+    )
     print(SWEEP_HEADER)
     rows = []
     for n, v in sweep_points(shapes):
@@ -545,15 +614,28 @@ def run_sweep(shapes: Shapes, args, out_dir: str, load_start) -> dict:
         res = measure(programs, inputs, repeats, keep=False)
         del inputs
         mat, fused = res["materialised"], res["fused"]
-        row = {"tokens": n, "dim": d, "vocab": v, "dtype": dtype, "weight_layout": layout, "repeats": repeats,
-               "materialised_temp_bytes": mat.temp, "fused_temp_bytes": fused.temp,
-               "materialised_min_s": mat.min, "materialised_median_s": mat.median,
-               "fused_min_s": fused.min, "fused_median_s": fused.median}
+        row = {
+            "tokens": n,
+            "dim": d,
+            "vocab": v,
+            "dtype": dtype,
+            "weight_layout": layout,
+            "repeats": repeats,
+            "materialised_temp_bytes": mat.temp,
+            "fused_temp_bytes": fused.temp,
+            "materialised_min_s": mat.min,
+            "materialised_median_s": mat.median,
+            "fused_min_s": fused.min,
+            "fused_median_s": fused.median,
+        }
         rows.append(row)
-        print(f"{n:6d} {v:7d} {_fmt(None if mat.temp is None else mat.temp / MiB, '14.2f'):>14s} "
-              f"{_fmt(None if fused.temp is None else fused.temp / MiB, '15.2f'):>15s} "
-              f"{_fmt(_ratio(fused.temp, mat.temp), '11.4f'):>11s} {mat.min:11.4f} {mat.median:14.4f} "
-              f"{fused.min:12.4f} {fused.median:15.4f} {fused.median / mat.median:11.3f}", flush=True)
+        print(
+            f"{n:6d} {v:7d} {_fmt(None if mat.temp is None else mat.temp / MiB, '14.2f'):>14s} "
+            f"{_fmt(None if fused.temp is None else fused.temp / MiB, '15.2f'):>15s} "
+            f"{_fmt(_ratio(fused.temp, mat.temp), '11.4f'):>11s} {mat.min:11.4f} {mat.median:14.4f} "
+            f"{fused.min:12.4f} {fused.median:15.4f} {fused.median / mat.median:11.3f}",
+            flush=True,
+        )
 
     by_point = {(r["tokens"], r["vocab"]): r for r in rows}
     n_max = max(shapes.sweep_tokens)
@@ -565,15 +647,16 @@ def run_sweep(shapes: Shapes, args, out_dir: str, load_start) -> dict:
     if growth is None:
         print(f"{_verdict(None)} fused temp at N={n_max} / at N={shapes.tokens}: XLA reports no memory analysis")
     else:
-        print(f"{_verdict(growth <= SWEEP_TEMP_GROWTH_TARGET)} fused temp at N={n_max} / at N={shapes.tokens} "
-              f"(V={shapes.vocab}) = {growth:.3f}, target <= {SWEEP_TEMP_GROWTH_TARGET}")
+        print(
+            f"{_verdict(growth <= SWEEP_TEMP_GROWTH_TARGET)} fused temp at N={n_max} / at N={shapes.tokens} "
+            f"(V={shapes.vocab}) = {growth:.3f}, target <= {SWEEP_TEMP_GROWTH_TARGET}"
+        )
 
     os.makedirs(out_dir, exist_ok=True)
     csv_path = os.path.join(out_dir, "head_sweep.csv")
     png_path = os.path.join(out_dir, "head_sweep.png")
     write_csv(csv_path, rows, load_start)
-    plot(png_path, [r for r in rows if r["tokens"] == shapes.tokens], args.sweep_config, shapes.tokens, d,
-         load_start)
+    plot(png_path, [r for r in rows if r["tokens"] == shapes.tokens], args.sweep_config, shapes.tokens, d, load_start)
     print(f"wrote {csv_path}\nwrote {png_path}")
     return {"rows": rows, "growth": growth, "csv": csv_path, "png": png_path}
 
@@ -582,12 +665,18 @@ def write_csv(path: str, rows: list[dict], load_start) -> None:
     device = jax.devices()[0]
     with open(path, "w", newline="") as f:
         # Provenance first, as '#' lines (pandas: read_csv(path, comment="#")).
-        f.write(f"# benchmarks/large_vocab.py --sweep; {cpu_name()}, {os.cpu_count()} CPU cores; "
-                f"jax {jax.__version__}, device {device.device_kind} ({device.platform})\n")
-        f.write(f"# load average at the start: {_load_text(load_start)}"
-                + ("" if is_quiet(load_start) else " (NOT A FIGURE: not a quiet machine)") + "\n")
-        f.write("# temp: XLA's compile().memory_analysis().temp_size_in_bytes; times: seconds per forward + "
-                "backward call\n")
+        f.write(
+            f"# benchmarks/large_vocab.py --sweep; {cpu_name()}, {os.cpu_count()} CPU cores; "
+            f"jax {jax.__version__}, device {device.device_kind} ({device.platform})\n"
+        )
+        f.write(
+            f"# load average at the start: {_load_text(load_start)}"
+            + ("" if is_quiet(load_start) else " (NOT A FIGURE: not a quiet machine)")
+            + "\n"
+        )
+        f.write(
+            "# temp: XLA's compile().memory_analysis().temp_size_in_bytes; times: seconds per forward + backward call\n"
+        )
         writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
@@ -619,8 +708,10 @@ def plot(path: str, rows: list[dict], config: str, n: int, d: int, load_start) -
     ax_mem.set_title("temporary memory")
     ax_time.set_title("forward + backward time")
     note = "" if is_quiet(load_start) else f"; NOT A FIGURE (load {_load_text(load_start)})"
-    fig.suptitle(f"LM head, {config}, N={n}, D={d}: materialised vs jaxloss fused "
-                 f"({cpu_name()}, jax {jax.__version__}){note}", fontsize=9)
+    fig.suptitle(
+        f"LM head, {config}, N={n}, D={d}: materialised vs jaxloss fused ({cpu_name()}, jax {jax.__version__}){note}",
+        fontsize=9,
+    )
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -647,8 +738,7 @@ def main(argv=None) -> dict:
     load_start = load_average()
     print_machine(load_start, args.quick)
     if args.sweep:
-        out_dir = args.out or (os.path.join(tempfile.gettempdir(), "jaxloss-head-sweep-quick") if args.quick
-                               else HERE)
+        out_dir = args.out or (os.path.join(tempfile.gettempdir(), "jaxloss-head-sweep-quick") if args.quick else HERE)
         result = run_sweep(shapes, args, out_dir, load_start)
     else:
         result = run_table(shapes, args)

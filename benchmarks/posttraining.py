@@ -197,10 +197,16 @@ def floor_jsd(hidden, weight, t_hidden, t_weight, mask):
 
 
 SECTIONS = {
-    "grpo": ("GRPO step (dapo, beta=0.04: policy + reference log-probs)", grpo_inputs,
-             {"materialised": materialised_grpo, "floor": floor_grpo, "fused": fused_grpo}),
-    "jsd": (f"distillation step (generalized JSD, beta={JSD_BETA})", jsd_inputs,
-            {"materialised": materialised_jsd, "floor": floor_jsd, "fused": fused_jsd}),
+    "grpo": (
+        "GRPO step (dapo, beta=0.04: policy + reference log-probs)",
+        grpo_inputs,
+        {"materialised": materialised_grpo, "floor": floor_grpo, "fused": fused_grpo},
+    ),
+    "jsd": (
+        f"distillation step (generalized JSD, beta={JSD_BETA})",
+        jsd_inputs,
+        {"materialised": materialised_jsd, "floor": floor_jsd, "fused": fused_jsd},
+    ),
 }
 
 
@@ -208,16 +214,27 @@ def run_section(name: str, s: Shapes, repeats: int) -> dict:
     title, make, programs = SECTIONS[name]
     inputs = make(s)
     extra = f", teacher D={s.teacher_dim}" if name == "jsd" else ""
-    print(f"\n== {title}: B={s.batch} T={s.seq} (N={s.batch * s.seq}) D={s.dim}{extra} V={s.vocab}, float32 "
-          f"[D, V] kernels, {repeats} alternating runs each", flush=True)
+    print(
+        f"\n== {title}: B={s.batch} T={s.seq} (N={s.batch * s.seq}) D={s.dim}{extra} V={s.vocab}, float32 "
+        f"[D, V] kernels, {repeats} alternating runs each",
+        flush=True,
+    )
     results: dict[str, Measured] = measure(programs, inputs, repeats)
     print_table(results)
     (dv, dh, dw), rel = differences(results["fused"].out, results["materialised"].out)
-    print(f"max |diff| fused vs materialised: value {dv:.3e}, d hidden {dh:.3e}, d weight {dw:.3e} "
-          f"(relative to the largest entry: {rel:.2e})")
+    print(
+        f"max |diff| fused vs materialised: value {dv:.3e}, d hidden {dh:.3e}, d weight {dw:.3e} "
+        f"(relative to the largest entry: {rel:.2e})"
+    )
     mat, fused, fl = results["materialised"], results["fused"], results["floor"]
-    return {"name": name, "time": fused.median / mat.median, "time_min": fused.min / mat.min,
-            "floor": fused.median / fl.median, "temp": _ratio(fused.temp, mat.temp), "agreement": rel}
+    return {
+        "name": name,
+        "time": fused.median / mat.median,
+        "time_min": fused.min / mat.min,
+        "floor": fused.median / fl.median,
+        "temp": _ratio(fused.temp, mat.temp),
+        "agreement": rel,
+    }
 
 
 def print_summary(rows: list[dict], load_start) -> None:
@@ -226,16 +243,22 @@ def print_summary(rows: list[dict], load_start) -> None:
         print(f"** NOT A FIGURE: the run started at load {_load_text(load_start)}; the time verdicts do not count **")
     for r in rows:
         name = f"{r['name']:5s}"
-        print(f"{_verdict(r['time'] <= TIME_TARGET)} {name} time fused / materialised = {r['time']:.3f} "
-              f"(median; {r['time_min']:.3f} by the minimum; {r['floor']:.2f}x the matmul floor), "
-              f"target <= {TIME_TARGET:.2f}")
+        print(
+            f"{_verdict(r['time'] <= TIME_TARGET)} {name} time fused / materialised = {r['time']:.3f} "
+            f"(median; {r['time_min']:.3f} by the minimum; {r['floor']:.2f}x the matmul floor), "
+            f"target <= {TIME_TARGET:.2f}"
+        )
         if r["temp"] is None:
             print(f"{_verdict(None)} {name} temp fused / materialised: XLA reports no memory analysis")
         else:
-            print(f"{_verdict(r['temp'] <= TEMP_TARGET)} {name} temp fused / materialised = {r['temp']:.2%}, "
-                  f"target <= {TEMP_TARGET:.0%}")
-        print(f"{_verdict(r['agreement'] <= AGREEMENT)} {name} agreement with materialised: largest relative "
-              f"difference {r['agreement']:.2e}, target <= {AGREEMENT:.0e}")
+            print(
+                f"{_verdict(r['temp'] <= TEMP_TARGET)} {name} temp fused / materialised = {r['temp']:.2%}, "
+                f"target <= {TEMP_TARGET:.0%}"
+            )
+        print(
+            f"{_verdict(r['agreement'] <= AGREEMENT)} {name} agreement with materialised: largest relative "
+            f"difference {r['agreement']:.2e}, target <= {AGREEMENT:.0e}"
+        )
 
 
 def main(argv=None) -> list[dict]:

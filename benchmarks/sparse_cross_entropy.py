@@ -92,24 +92,35 @@ def main() -> None:
     args = parser.parse_args()
     dev = jax.devices()[0]
     load = os.getloadavg()
-    print(f"# load average before the runs: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
-          + ("" if load[0] < 0.5 else "  ** NOT A QUIET MACHINE: these times are not figures **"))
-    print(f"# {args.batch} x {args.classes}, forward+backward (value_and_grad of the mean), "
-          f"min and median of {args.repeats} alternating runs")
-    print(f"# jax {jax.__version__}, optax {optax.__version__}, device {dev.platform}:{dev.device_kind}, "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores")
-    print(f"{'dtype':>9} {'jaxloss ms':>16} {'optax ms':>16} {'floor ms':>16} {'ratio':>6} "
-          f"{'of floor':>13} {'rel.err jaxloss':>16} {'rel.err optax':>14}")
-    print(f"{'':>9} {'min / median':>16} {'min / median':>16} {'min / median':>16} {'med':>6} "
-          f"{'ours / optax':>13}")
+    print(
+        f"# load average before the runs: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+        + ("" if load[0] < 0.5 else "  ** NOT A QUIET MACHINE: these times are not figures **")
+    )
+    print(
+        f"# {args.batch} x {args.classes}, forward+backward (value_and_grad of the mean), "
+        f"min and median of {args.repeats} alternating runs"
+    )
+    print(
+        f"# jax {jax.__version__}, optax {optax.__version__}, device {dev.platform}:{dev.device_kind}, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
+    )
+    print(
+        f"{'dtype':>9} {'jaxloss ms':>16} {'optax ms':>16} {'floor ms':>16} {'ratio':>6} "
+        f"{'of floor':>13} {'rel.err jaxloss':>16} {'rel.err optax':>14}"
+    )
+    print(f"{'':>9} {'min / median':>16} {'min / median':>16} {'min / median':>16} {'med':>6} {'ours / optax':>13}")
     for dtype in args.dtypes.split(","):
         r = run(args.batch, args.classes, dtype, args.repeats)
         cells = [f"{1e3 * r['min'][k]:7.1f} / {1e3 * r['med'][k]:6.1f}" for k in ("jaxloss", "optax", "floor")]
         of_floor = f"{r['med']['floor'] / r['med']['jaxloss']:.2f} / {r['med']['floor'] / r['med']['optax']:.2f}"
-        print(f"{r['dtype']:>9} {cells[0]:>16} {cells[1]:>16} {cells[2]:>16} {r['ratio']:6.2f} "
-              f"{of_floor:>13} {r['rel_err_jaxloss']:16.2e} {r['rel_err_optax']:14.2e}")
-    print(f"# ratio = jaxloss / optax (median); 'of floor' = floor time / loss time (1.00 = the bandwidth floor); "
-          f"floor = one read + one write of the logits ({r['floor_gbs']:.1f} GB/s in the last row)")
+        print(
+            f"{r['dtype']:>9} {cells[0]:>16} {cells[1]:>16} {cells[2]:>16} {r['ratio']:6.2f} "
+            f"{of_floor:>13} {r['rel_err_jaxloss']:16.2e} {r['rel_err_optax']:14.2e}"
+        )
+    print(
+        f"# ratio = jaxloss / optax (median); 'of floor' = floor time / loss time (1.00 = the bandwidth floor); "
+        f"floor = one read + one write of the logits ({r['floor_gbs']:.1f} GB/s in the last row)"
+    )
 
 
 if __name__ == "__main__":

@@ -71,42 +71,101 @@ def families(n: int):
         return jnp.stack([jnp.cos(theta), jnp.sin(theta)])
 
     return [
-        ("Sigmoid cross-entropy & focal", "margin  y·z", "m", margin, [
-            ("cross-entropy (γ=0)", lambda m: jaxloss.sigmoid_binary_cross_entropy(m, one), "-"),
-            ("focal γ=1", lambda m: jaxloss.sigmoid_focal_loss(m, one, gamma=1.0), "-"),
-            ("focal γ=2", lambda m: jaxloss.sigmoid_focal_loss(m, one, gamma=2.0), "-"),
-            ("focal γ=5", lambda m: jaxloss.sigmoid_focal_loss(m, one, gamma=5.0), "-"),
-        ], (0, 4.5), (-1.4, 0.1)),
-        ("Margin losses", "margin  y·s", "m", margin, [
-            ("hinge", lambda m: jaxloss.hinge(m, one), "-"),
-            ("squared hinge", lambda m: jaxloss.squared_hinge(m, one), "-"),
-            ("logistic (for scale)", lambda m: jaxloss.sigmoid_binary_cross_entropy(m, one), ":"),
-        ], (0, 6), (-5.5, 0.5)),
-        ("Softmax cross-entropy (3 classes)", "logit gap of the true class", "gap", gap, [
-            ("cross-entropy", lambda g: jaxloss.softmax_cross_entropy(three_logits(g), onehot), "-"),
-            ("label smoothing 0.1",
-             lambda g: jaxloss.softmax_cross_entropy(three_logits(g), onehot, label_smoothing=0.1), "-"),
-            ("poly-1 (ε=1)", lambda g: jaxloss.poly1_cross_entropy(three_logits(g), onehot), "-"),
-            ("softmax focal γ=2", lambda g: jaxloss.softmax_focal_loss(three_logits(g), onehot), "-"),
-        ], (0, 7), (-1.3, 0.2)),
-        ("Regression", "error  prediction − target", "e", error, [
-            ("squared", lambda e: jaxloss.squared_error(e, 0.0), "-"),
-            ("absolute", lambda e: jaxloss.absolute_error(e, 0.0), "-"),
-            ("Huber δ=1", lambda e: jaxloss.huber(e, 0.0, delta=1.0), "-"),
-            ("log-cosh", lambda e: jaxloss.log_cosh(e, 0.0), "-"),
-        ], (0, 4), (-3.5, 3.5)),
-        ("Contrastive (margin 1)", "distance  d", "d", distance, [
-            ("similar pair (y=1)", lambda d: jaxloss.contrastive(d, one), "-"),
-            ("dissimilar pair (y=0)", lambda d: jaxloss.contrastive(d, 0.0 * one), "-"),
-        ], (0, 2), (-2.2, 4.2)),
-        ("Poisson NLL (log input)", "log rate  s", "s", log_rate, [
-            ("count 0", lambda s: jaxloss.poisson_nll(s, 0.0), "-"),
-            ("count 1", lambda s: jaxloss.poisson_nll(s, 1.0), "-"),
-            ("count 3", lambda s: jaxloss.poisson_nll(s, 3.0), "-"),
-        ], (-2, 12), (-3.5, 12)),
-        ("Cosine distance", "angle θ to the target (rad)", "θ", angle, [
-            ("1 − cos", lambda t: jaxloss.cosine_distance(unit(t), jnp.array([1.0, 0.0])), "-"),
-        ], (0, 2.1), (-0.1, 1.1)),
+        (
+            "Sigmoid cross-entropy & focal",
+            "margin  y·z",
+            "m",
+            margin,
+            [
+                ("cross-entropy (γ=0)", lambda m: jaxloss.sigmoid_binary_cross_entropy(m, one), "-"),
+                ("focal γ=1", lambda m: jaxloss.sigmoid_focal_loss(m, one, gamma=1.0), "-"),
+                ("focal γ=2", lambda m: jaxloss.sigmoid_focal_loss(m, one, gamma=2.0), "-"),
+                ("focal γ=5", lambda m: jaxloss.sigmoid_focal_loss(m, one, gamma=5.0), "-"),
+            ],
+            (0, 4.5),
+            (-1.4, 0.1),
+        ),
+        (
+            "Margin losses",
+            "margin  y·s",
+            "m",
+            margin,
+            [
+                ("hinge", lambda m: jaxloss.hinge(m, one), "-"),
+                ("squared hinge", lambda m: jaxloss.squared_hinge(m, one), "-"),
+                ("logistic (for scale)", lambda m: jaxloss.sigmoid_binary_cross_entropy(m, one), ":"),
+            ],
+            (0, 6),
+            (-5.5, 0.5),
+        ),
+        (
+            "Softmax cross-entropy (3 classes)",
+            "logit gap of the true class",
+            "gap",
+            gap,
+            [
+                ("cross-entropy", lambda g: jaxloss.softmax_cross_entropy(three_logits(g), onehot), "-"),
+                (
+                    "label smoothing 0.1",
+                    lambda g: jaxloss.softmax_cross_entropy(three_logits(g), onehot, label_smoothing=0.1),
+                    "-",
+                ),
+                ("poly-1 (ε=1)", lambda g: jaxloss.poly1_cross_entropy(three_logits(g), onehot), "-"),
+                ("softmax focal γ=2", lambda g: jaxloss.softmax_focal_loss(three_logits(g), onehot), "-"),
+            ],
+            (0, 7),
+            (-1.3, 0.2),
+        ),
+        (
+            "Regression",
+            "error  prediction − target",
+            "e",
+            error,
+            [
+                ("squared", lambda e: jaxloss.squared_error(e, 0.0), "-"),
+                ("absolute", lambda e: jaxloss.absolute_error(e, 0.0), "-"),
+                ("Huber δ=1", lambda e: jaxloss.huber(e, 0.0, delta=1.0), "-"),
+                ("log-cosh", lambda e: jaxloss.log_cosh(e, 0.0), "-"),
+            ],
+            (0, 4),
+            (-3.5, 3.5),
+        ),
+        (
+            "Contrastive (margin 1)",
+            "distance  d",
+            "d",
+            distance,
+            [
+                ("similar pair (y=1)", lambda d: jaxloss.contrastive(d, one), "-"),
+                ("dissimilar pair (y=0)", lambda d: jaxloss.contrastive(d, 0.0 * one), "-"),
+            ],
+            (0, 2),
+            (-2.2, 4.2),
+        ),
+        (
+            "Poisson NLL (log input)",
+            "log rate  s",
+            "s",
+            log_rate,
+            [
+                ("count 0", lambda s: jaxloss.poisson_nll(s, 0.0), "-"),
+                ("count 1", lambda s: jaxloss.poisson_nll(s, 1.0), "-"),
+                ("count 3", lambda s: jaxloss.poisson_nll(s, 3.0), "-"),
+            ],
+            (-2, 12),
+            (-3.5, 12),
+        ),
+        (
+            "Cosine distance",
+            "angle θ to the target (rad)",
+            "θ",
+            angle,
+            [
+                ("1 − cos", lambda t: jaxloss.cosine_distance(unit(t), jnp.array([1.0, 0.0])), "-"),
+            ],
+            (0, 2.1),
+            (-0.1, 1.1),
+        ),
     ]
 
 
@@ -158,10 +217,10 @@ def draw_clip(ax_low, ax_high, n):
     p = 1.0 - np.arange(0, 17)[::-1] * 2.0**-24
     p = jnp.asarray(p, jnp.float32)
     x = (1.0 - np.asarray(p, np.float64)) * 1e7  # 1 - p in units of 1e-7
-    ax_high.plot(x, jaxloss_bce_grad(p, 0.0), "o-", ms=3.5, color=JAXLOSS_COLOR, lw=2.2,
-                 label="jaxloss.binary_cross_entropy")
-    ax_high.plot(x, keras_bce_grad(p, 0.0), "s--", ms=3.0, color=KERAS_COLOR, lw=2.0,
-                 label="keras binary_crossentropy")
+    ax_high.plot(
+        x, jaxloss_bce_grad(p, 0.0), "o-", ms=3.5, color=JAXLOSS_COLOR, lw=2.2, label="jaxloss.binary_cross_entropy"
+    )
+    ax_high.plot(x, keras_bce_grad(p, 0.0), "s--", ms=3.0, color=KERAS_COLOR, lw=2.0, label="keras binary_crossentropy")
     ax_high.set_xlim(-0.2, 10.2)
     ax_high.set_xlabel("1 − p  in units of 1e-7  (target 0; every float32)")
     ax_high.set_title("BCE gradient near p = 1", color="0.1")
@@ -175,10 +234,22 @@ def draw_clip(ax_low, ax_high, n):
         ax.legend(loc="upper right" if sign < 0 else "lower right", fontsize=8, framealpha=0.9)
     ax_low.set_ylim(-1e8, 1e2)
     ax_high.set_ylim(-1e2, 1e8)
-    ax_low.annotate("clip 1e-7:\nKeras → 0", xy=(1e-7, 0.0), xytext=(1.5e-11, -3e2), fontsize=8,
-                    color=KERAS_COLOR, arrowprops={"arrowstyle": "->", "color": KERAS_COLOR})
-    ax_high.annotate("clip 1 − 1e-7:\nKeras → 0", xy=(1.2, 0.0), xytext=(3.5, 3e2), fontsize=8,
-                     color=KERAS_COLOR, arrowprops={"arrowstyle": "->", "color": KERAS_COLOR})
+    ax_low.annotate(
+        "clip 1e-7:\nKeras → 0",
+        xy=(1e-7, 0.0),
+        xytext=(1.5e-11, -3e2),
+        fontsize=8,
+        color=KERAS_COLOR,
+        arrowprops={"arrowstyle": "->", "color": KERAS_COLOR},
+    )
+    ax_high.annotate(
+        "clip 1 − 1e-7:\nKeras → 0",
+        xy=(1.2, 0.0),
+        xytext=(3.5, 3e2),
+        fontsize=8,
+        color=KERAS_COLOR,
+        arrowprops={"arrowstyle": "->", "color": KERAS_COLOR},
+    )
 
 
 def save_png(fig, path: pathlib.Path, dpi: int) -> None:
@@ -197,16 +268,22 @@ def main(argv=None) -> dict:
     parser.add_argument("--points", type=int, default=601, help="points per curve")
     args = parser.parse_args(argv)
 
-    plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "axes.titleweight": "bold",
-                         "axes.labelsize": 9.5, "legend.handlelength": 2.2})
+    plt.rcParams.update(
+        {
+            "font.size": 10,
+            "axes.titlesize": 11,
+            "axes.titleweight": "bold",
+            "axes.labelsize": 9.5,
+            "legend.handlelength": 2.2,
+        }
+    )
     fig, axes = plt.subplots(4, 4, figsize=(14, 11.5))
     fams = families(args.points)
     for i, fam in enumerate(fams):
         row, col = 2 * (i // 4), i % 4
         draw_family(axes[row, col], axes[row + 1, col], *fam)
     draw_clip(axes[2, 3], axes[3, 3], args.points)
-    fig.suptitle("jaxloss: every loss family, its value (top) and its gradient (below)",
-                 fontsize=14, fontweight="bold")
+    fig.suptitle("jaxloss: every loss family, its value (top) and its gradient (below)", fontsize=14, fontweight="bold")
     fig.tight_layout(rect=(0, 0, 1, 0.975), h_pad=1.2, w_pad=1.0)
 
     save_png(fig, args.out, args.dpi)
@@ -226,10 +303,14 @@ def main(argv=None) -> dict:
         "jaxloss_grad_near_1": float(jaxloss_bce_grad(near1, 0.0)[0]),
     }
     print(f"wrote {result['out']} ({result['png_bytes'] / 1024:.0f} KiB)")
-    print(f"d BCE / d p at p=1e-9, target 1: keras {result['keras_grad_near_0']:.4g}, "
-          f"jaxloss {result['jaxloss_grad_near_0']:.4g}")
-    print(f"d BCE / d p at p=1,    target 0: keras {result['keras_grad_near_1']:.4g}, "
-          f"jaxloss {result['jaxloss_grad_near_1']:.4g}")
+    print(
+        f"d BCE / d p at p=1e-9, target 1: keras {result['keras_grad_near_0']:.4g}, "
+        f"jaxloss {result['jaxloss_grad_near_0']:.4g}"
+    )
+    print(
+        f"d BCE / d p at p=1,    target 0: keras {result['keras_grad_near_1']:.4g}, "
+        f"jaxloss {result['jaxloss_grad_near_1']:.4g}"
+    )
     return result
 
 

@@ -43,10 +43,37 @@ import jaxloss
 PAD, BOS, EOS, UNK = 0, 1, 2, 3  # PAD is the loss's ignore_index
 SPECIAL = ("<pad>", "<bos>", "<eos>", "<unk>")
 Z_LOSS = 1e-4
-MODULES = ("argparse", "collections", "functools", "inspect", "itertools", "json", "pathlib", "re", "string",
-           "textwrap", "typing", "dataclasses", "statistics", "random", "heapq", "bisect", "shutil", "os",
-           "logging", "subprocess", "datetime", "decimal", "fractions", "unittest", "email.message",
-           "http.client", "urllib.parse", "threading", "contextlib")
+MODULES = (
+    "argparse",
+    "collections",
+    "functools",
+    "inspect",
+    "itertools",
+    "json",
+    "pathlib",
+    "re",
+    "string",
+    "textwrap",
+    "typing",
+    "dataclasses",
+    "statistics",
+    "random",
+    "heapq",
+    "bisect",
+    "shutil",
+    "os",
+    "logging",
+    "subprocess",
+    "datetime",
+    "decimal",
+    "fractions",
+    "unittest",
+    "email.message",
+    "http.client",
+    "urllib.parse",
+    "threading",
+    "contextlib",
+)
 
 
 # --------------------------------------------------------------------------
@@ -72,8 +99,11 @@ def _docstrings(module) -> list[str]:
         if inspect.isclass(obj) or inspect.isroutine(obj):
             docs.append(inspect.getdoc(obj) or "")
         if inspect.isclass(obj):
-            docs.extend(inspect.getdoc(m) or "" for a, m in sorted(vars(obj).items())
-                        if not a.startswith("_") and inspect.isroutine(m))
+            docs.extend(
+                inspect.getdoc(m) or ""
+                for a, m in sorted(vars(obj).items())
+                if not a.startswith("_") and inspect.isroutine(m)
+            )
     return docs
 
 
@@ -115,7 +145,7 @@ def batches(data, batch_size: int, seed: int):
     while True:
         perm = rng.permutation(len(inputs))
         for i in range(0, len(perm) - batch_size + 1, batch_size):
-            idx = perm[i: i + batch_size]
+            idx = perm[i : i + batch_size]
             yield inputs[idx], labels[idx]
 
 
@@ -151,8 +181,9 @@ def features(params: dict, inputs) -> jax.Array:
 
 def fused_head(hidden, weight, bias, labels):
     """The loss of the head, chunked: the ``[tokens, V]`` logits never exist."""
-    return jaxloss.fused_linear_cross_entropy(hidden, weight, labels, bias=bias, ignore_index=PAD,
-                                              z_loss=Z_LOSS, reduction="weighted_mean")
+    return jaxloss.fused_linear_cross_entropy(
+        hidden, weight, labels, bias=bias, ignore_index=PAD, z_loss=Z_LOSS, reduction="weighted_mean"
+    )
 
 
 def materialised_head(hidden, weight, bias, labels):
@@ -210,8 +241,10 @@ def compare_heads(tokens: int, vocab: int, dim: int, *, seed: int = 0, execute: 
 
 def max_abs_diff(a, b) -> float:
     """The largest ``|a - b|`` over the leaves of two pytrees (in NumPy: no compilation)."""
-    return max(float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64))))
-               for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True))
+    return max(
+        float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64))))
+        for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
+    )
 
 
 def _mib(n: int) -> str:
@@ -242,9 +275,11 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     train, evaluation, vocab = make_dataset(args.vocab, args.seq_len, seed=args.seed)
     real = int((train[1] != PAD).sum())
-    print(f"data: {len(train[0])} training sentences ({real} next-word targets), {len(evaluation[0])} held out; "
-          f"vocabulary {len(vocab)} ({sum(not w.startswith('<unused') for w in vocab)} used), "
-          f"padding id {PAD} = ignore_index")
+    print(
+        f"data: {len(train[0])} training sentences ({real} next-word targets), {len(evaluation[0])} held out; "
+        f"vocabulary {len(vocab)} ({sum(not w.startswith('<unused') for w in vocab)} used), "
+        f"padding id {PAD} = ignore_index"
+    )
 
     params = init_params(args.seed, args.vocab, args.dim)
     optimizer = optax.adam(args.lr)
@@ -273,20 +308,27 @@ def main(argv=None) -> dict:
     g_mat = grad_mat(params, eval_inputs, eval_labels)
     model_loss_diff = abs(float(g_fused[0]) - float(g_mat[0]))
     model_grad_diff = max_abs_diff(g_fused[1], g_mat[1])
-    print(f"trained model, fused vs materialised head: loss {float(g_fused[0]):.6f} vs {float(g_mat[0]):.6f}, "
-          f"max |diff| loss {model_loss_diff:.2e}, gradients {model_grad_diff:.2e}")
+    print(
+        f"trained model, fused vs materialised head: loss {float(g_fused[0]):.6f} vs {float(g_mat[0]):.6f}, "
+        f"max |diff| loss {model_loss_diff:.2e}, gradients {model_grad_diff:.2e}"
+    )
 
     mem = compare_heads(args.mem_tokens, args.mem_vocab, args.mem_dim, seed=args.seed)
-    print(f"memory, value_and_grad of the head at {mem['tokens']} tokens x {mem['vocab']} classes "
-          f"(D = {mem['dim']}; one float32 copy of the logits is {_mib(mem['logits_bytes']).strip()}), "
-          f"XLA temp_size_in_bytes:")
+    print(
+        f"memory, value_and_grad of the head at {mem['tokens']} tokens x {mem['vocab']} classes "
+        f"(D = {mem['dim']}; one float32 copy of the logits is {_mib(mem['logits_bytes']).strip()}), "
+        f"XLA temp_size_in_bytes:"
+    )
     print(f"  fused_linear_cross_entropy       {_mib(mem['fused_temp_bytes'])}")
     print(f"  hidden @ weight + sparse_softmax {_mib(mem['materialised_temp_bytes'])}")
     print(f"  ratio materialised / fused       {mem['ratio']:8.1f}x")
-    print(f"  losses {mem['loss_fused']:.6f} (fused) vs {mem['loss_materialised']:.6f} (materialised), "
-          f"max |diff| loss {mem['max_abs_loss_diff']:.2e}, gradients {mem['max_abs_grad_diff']:.2e}")
-    agree = (model_loss_diff <= 1e-4 * max(1.0, abs(float(g_mat[0])))
-             and mem["max_abs_loss_diff"] <= 1e-4 * max(1.0, abs(mem["loss_materialised"])))
+    print(
+        f"  losses {mem['loss_fused']:.6f} (fused) vs {mem['loss_materialised']:.6f} (materialised), "
+        f"max |diff| loss {mem['max_abs_loss_diff']:.2e}, gradients {mem['max_abs_grad_diff']:.2e}"
+    )
+    agree = model_loss_diff <= 1e-4 * max(1.0, abs(float(g_mat[0]))) and mem["max_abs_loss_diff"] <= 1e-4 * max(
+        1.0, abs(mem["loss_materialised"])
+    )
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return {
         "losses": losses,

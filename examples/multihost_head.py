@@ -95,8 +95,10 @@ def reference(inputs: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarra
 
 def checksums(grads: dict[str, np.ndarray]) -> dict[str, float]:
     """One number per gradient: its sum against a fixed probe (a plain sum of ``bias``'s is 0)."""
-    return {k: float(np.sum(np.asarray(g, np.float64) * np.cos(np.arange(g.size)).reshape(g.shape)))
-            for k, g in grads.items()}
+    return {
+        k: float(np.sum(np.asarray(g, np.float64) * np.cos(np.arange(g.size)).reshape(g.shape)))
+        for k, g in grads.items()
+    }
 
 
 def rel_diff(got, want) -> float:
@@ -123,8 +125,12 @@ def worker(args) -> int:
     import jaxloss
 
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=f"{args.host}:{args.port}", num_processes=args.num_processes,
-                               process_id=args.process_id, initialization_timeout=args.timeout)
+    jax.distributed.initialize(
+        coordinator_address=f"{args.host}:{args.port}",
+        num_processes=args.num_processes,
+        process_id=args.process_id,
+        initialization_timeout=args.timeout,
+    )
     me = f"process {jax.process_index()} of {jax.process_count()}:"
     # Devices in process order: row p of this grid is process p's devices.
     grid = np.array(sorted(jax.devices(), key=lambda dev: (dev.process_index, dev.id)))
@@ -139,34 +145,55 @@ def worker(args) -> int:
         mesh = Mesh(devices, ("data", "model"))
         specs = {"hidden": P("data", None), "weight": P(None, "model"), "bias": P("model"), "labels": P("data")}
         # Each process builds only the shards of its own devices from its copy of the batch.
-        arrays = {k: jax.make_array_from_callback(x.shape, NamedSharding(mesh, specs[k]), lambda i, x=x: x[i])
-                  for k, x in inputs.items()}
+        arrays = {
+            k: jax.make_array_from_callback(x.shape, NamedSharding(mesh, specs[k]), lambda i, x=x: x[i])
+            for k, x in inputs.items()
+        }
 
         def loss_fn(hidden, weight, bias, labels, mesh=mesh):
             return jaxloss.sharded_fused_linear_cross_entropy(
-                hidden, weight, labels, bias=bias, mesh=mesh, vocab_axis="model", token_axis="data",
-                ignore_index=IGNORE, reduction="mean", chunk_size=8)
+                hidden,
+                weight,
+                labels,
+                bias=bias,
+                mesh=mesh,
+                vocab_axis="model",
+                token_axis="data",
+                ignore_index=IGNORE,
+                reduction="mean",
+                chunk_size=8,
+            )
 
         step = jax.jit(jax.value_and_grad(loss_fn, argnums=(0, 1, 2)))
         loss, grads = step(arrays["hidden"], arrays["weight"], arrays["bias"], arrays["labels"])
         loss = float(loss.addressable_data(0))  # replicated: every device holds the value
-        grads = dict(zip(("hidden", "weight", "bias"), multihost_utils.process_allgather(grads, tiled=True),
-                         strict=True))
+        grads = dict(
+            zip(("hidden", "weight", "bias"), multihost_utils.process_allgather(grads, tiled=True), strict=True)
+        )
         loss_diff = abs(loss - want_loss) / max(1.0, abs(want_loss))
         grad_diff = max(rel_diff(grads[k], want_grads[k]) for k in grads)
         sums = checksums(grads)
         good = loss_diff <= TOLERANCE and grad_diff <= TOLERANCE
         ok &= good
         shape = " x ".join(f"{a}={s}" for a, s in mesh.shape.items())
-        print(f"{me} [{name}, mesh {shape}] loss {loss:.9f} (one process: {want_loss:.9f}, "
-              f"relative difference {loss_diff:.1e})", flush=True)
-        print(f"{me} [{name}] gradient checksums " + ", ".join(f"{k} {s:.9f}" for k, s in sums.items())
-              + f"; largest relative difference from one process {grad_diff:.1e}: {'ok' if good else 'MISMATCH'}",
-              flush=True)
+        print(
+            f"{me} [{name}, mesh {shape}] loss {loss:.9f} (one process: {want_loss:.9f}, "
+            f"relative difference {loss_diff:.1e})",
+            flush=True,
+        )
+        print(
+            f"{me} [{name}] gradient checksums "
+            + ", ".join(f"{k} {s:.9f}" for k, s in sums.items())
+            + f"; largest relative difference from one process {grad_diff:.1e}: {'ok' if good else 'MISMATCH'}",
+            flush=True,
+        )
         result["layouts"][name] = {"loss": loss, "checksums": sums, "loss_diff": loss_diff, "grad_diff": grad_diff}
     result["ok"] = bool(ok)
-    print(f"{me} {'OK' if ok else 'FAILED'}: values and gradients {'equal' if ok else 'differ from'} "
-          f"one process's (tolerance {TOLERANCE:g})", flush=True)
+    print(
+        f"{me} {'OK' if ok else 'FAILED'}: values and gradients {'equal' if ok else 'differ from'} "
+        f"one process's (tolerance {TOLERANCE:g})",
+        flush=True,
+    )
     print("RESULT " + json.dumps(result), flush=True)
     jax.distributed.shutdown()
     return 0 if ok else 1
@@ -189,9 +216,24 @@ def launch(args) -> int:
     procs, logs = [], []
     with tempfile.TemporaryDirectory(prefix="multihost_head-") as tmp:
         for i in range(args.num_processes):
-            cmd = [sys.executable, os.path.abspath(__file__), "--process-id", str(i), "--num-processes",
-                   str(args.num_processes), "--port", str(port), "--host", "127.0.0.1", "--local-devices",
-                   str(args.local_devices), "--seed", str(args.seed), "--timeout", str(args.timeout)]
+            cmd = [
+                sys.executable,
+                os.path.abspath(__file__),
+                "--process-id",
+                str(i),
+                "--num-processes",
+                str(args.num_processes),
+                "--port",
+                str(port),
+                "--host",
+                "127.0.0.1",
+                "--local-devices",
+                str(args.local_devices),
+                "--seed",
+                str(args.seed),
+                "--timeout",
+                str(args.timeout),
+            ]
             # Files, not pipes: a process blocked on a full pipe would stall the others in a collective.
             out, err = open(os.path.join(tmp, f"{i}.out"), "w+"), open(os.path.join(tmp, f"{i}.err"), "w+")
             logs.append((out, err))
@@ -219,18 +261,29 @@ def launch(args) -> int:
             status = "timed out" if code is None else f"exit status {code}"
             if code != 0:
                 print(f"process {i}: {status}; its stderr (last 4000 characters):\n{errors[-4000:]}", flush=True)
-            found = [line[len("RESULT "):] for line in text.splitlines() if line.startswith("RESULT ")]
+            found = [line[len("RESULT ") :] for line in text.splitlines() if line.startswith("RESULT ")]
             results.append(json.loads(found[-1]) if found else None)
     if any(c != 0 for c in codes) or any(r is None for r in results):
         print("FAILED: a process failed (see above)", flush=True)
         return 1
     # Every process computed the same global numbers: they must agree with each other too.
     first = results[0]["layouts"]
-    spread = max(abs(r["layouts"][name][key] - first[name][key]) / max(1.0, abs(first[name][key]))
-                 for r in results for name in first for key in ("loss",))
-    spread = max([spread] + [abs(r["layouts"][name]["checksums"][k] - first[name]["checksums"][k])
-                             / max(1.0, abs(first[name]["checksums"][k]))
-                             for r in results for name in first for k in first[name]["checksums"]])
+    spread = max(
+        abs(r["layouts"][name][key] - first[name][key]) / max(1.0, abs(first[name][key]))
+        for r in results
+        for name in first
+        for key in ("loss",)
+    )
+    spread = max(
+        [spread]
+        + [
+            abs(r["layouts"][name]["checksums"][k] - first[name]["checksums"][k])
+            / max(1.0, abs(first[name]["checksums"][k]))
+            for r in results
+            for name in first
+            for k in first[name]["checksums"]
+        ]
+    )
     if spread > TOLERANCE:
         print(f"FAILED: the processes disagree (relative spread {spread:.1e})", flush=True)
         return 1
@@ -243,8 +296,9 @@ def parse_args(argv=None):
     p.add_argument("--process-id", type=int, default=0, help="this process's index, 0 .. num_processes-1")
     p.add_argument("--num-processes", type=int, default=2)
     p.add_argument("--host", default="127.0.0.1", help="address of process 0 (the coordinator)")
-    p.add_argument("--port", type=int, default=None,
-                   help="coordinator port (12355 by default; --launch picks a free one)")
+    p.add_argument(
+        "--port", type=int, default=None, help="coordinator port (12355 by default; --launch picks a free one)"
+    )
     p.add_argument("--local-devices", type=int, default=2, help="host CPU devices per process")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=int, default=240, help="seconds to wait for the other processes")

@@ -37,9 +37,13 @@ mean_loss = jaxloss.Loss(jaxloss.sigmoid_binary_cross_entropy)
 def init_params(seed: int, sizes=(30, 16, 1)) -> list[dict[str, jax.Array]]:
     """A pytree of weights: one ``{"w", "b"}`` dict per layer (LeCun normal)."""
     rng = np.random.default_rng(seed)
-    return [{"w": jnp.asarray(rng.standard_normal((fan_in, fan_out), np.float32) / np.sqrt(fan_in, dtype=np.float32)),
-             "b": jnp.zeros(fan_out, jnp.float32)}
-            for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)]
+    return [
+        {
+            "w": jnp.asarray(rng.standard_normal((fan_in, fan_out), np.float32) / np.sqrt(fan_in, dtype=np.float32)),
+            "b": jnp.zeros(fan_out, jnp.float32),
+        }
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)
+    ]
 
 
 def logit(params, x: jax.Array) -> jax.Array:
@@ -84,8 +88,9 @@ def check_equalities(params, x, y, i):
     mean_of_grads = jax.tree.map(lambda g: g.mean(0), grads)
     grad_of_mean = jax.grad(batch_loss)(params, x, y)
     grad_of_one = jax.grad(example_loss)(params, x[i], y[i])
-    max_diff = lambda a, b: jnp.max(jnp.stack([jnp.max(jnp.abs(u - v)) for u, v in
-                                              zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)]))
+    max_diff = lambda a, b: jnp.max(
+        jnp.stack([jnp.max(jnp.abs(u - v)) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)])
+    )
     return max_diff(mean_of_grads, grad_of_mean), max_diff(jax.tree.map(lambda g: g[i], grads), grad_of_one)
 
 
@@ -103,7 +108,8 @@ def make_dp_sgd_step(clip: float, noise: float, learning_rate: float):
             key, *subkeys = jax.random.split(key, len(leaves) + 1)
             keys = jax.tree.unflatten(treedef, subkeys)
             update = jax.tree.map(
-                lambda g, k: g + noise * clip / x.shape[0] * jax.random.normal(k, g.shape), update, keys)
+                lambda g, k: g + noise * clip / x.shape[0] * jax.random.normal(k, g.shape), update, keys
+            )
         new_params = jax.tree.map(lambda p, g: p - learning_rate * g, params, update)
         return new_params, key, jnp.mean(norms > clip)
 
@@ -158,8 +164,15 @@ def main(argv: list[str] | None = None) -> dict:
     loss_after = float(batch_loss(params, x, y))
     train_accuracy = float(accuracy(params, x, y))
     print(f"loss {loss_before:.4f} -> {loss_after:.4f}, train accuracy {train_accuracy:.4f}")
-    return {"max_abs_diff": max_diff, "row_diff": row_diff, "equal": equal, "norms": norms,
-            "loss_before": loss_before, "loss_after": loss_after, "accuracy": train_accuracy}
+    return {
+        "max_abs_diff": max_diff,
+        "row_diff": row_diff,
+        "equal": equal,
+        "norms": norms,
+        "loss_before": loss_before,
+        "loss_after": loss_after,
+        "accuracy": train_accuracy,
+    }
 
 
 if __name__ == "__main__":

@@ -66,8 +66,12 @@ CASES = [
     ("CategoricalFocalCrossentropy", {"from_logits": True, "gamma": 2.0}, "onehot", "logits"),
     ("BinaryCrossentropy", {}, "multilabel", "sigmoid"),
     ("BinaryCrossentropy", {"from_logits": True, "label_smoothing": 0.05}, "multilabel", "logits"),
-    ("BinaryFocalCrossentropy", {"from_logits": True, "gamma": 2.0, "apply_class_balancing": True},
-     "multilabel", "logits"),
+    (
+        "BinaryFocalCrossentropy",
+        {"from_logits": True, "gamma": 2.0, "apply_class_balancing": True},
+        "multilabel",
+        "logits",
+    ),
     ("KLDivergence", {}, "onehot", "probs"),
     ("Poisson", {}, "counts", "rates"),
     ("MeanSquaredError", {}, "targets", "predictions"),
@@ -90,13 +94,14 @@ def relative_difference(ours, theirs) -> float:
 def compare_model(data: dict[str, np.ndarray], seed: int) -> dict:
     """A compiled Keras model's loss, its jaxloss twin and the core call, on the model's logits."""
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((NUM_FEATURES,)),
-        keras.layers.Dense(16, activation="relu"),
-        keras.layers.Dense(NUM_CLASSES),  # logits
-    ])
-    model.compile(optimizer="adam",
-                  loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1))
+    model = keras.Sequential(
+        [
+            keras.Input((NUM_FEATURES,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(NUM_CLASSES),  # logits
+        ]
+    )
+    model.compile(optimizer="adam", loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1))
     x, y, w = data["x"], data["onehot"], data["sample_weight"]
     keras_value = float(model.evaluate(x, y, sample_weight=w, batch_size=len(x), verbose=0))
     logits = np.asarray(model(x, training=False))
@@ -104,11 +109,15 @@ def compare_model(data: dict[str, np.ndarray], seed: int) -> dict:
     twin = jaxloss.compat.keras.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)
     twin_value = float(twin(y, logits, sample_weight=w))
     # Keras's default reduction "sum_over_batch_size" is jaxloss.reduce's "mean".
-    core_value = float(jaxloss.reduce(jaxloss.softmax_cross_entropy(logits, y, label_smoothing=0.1), w,
-                                      reduction="mean"))
-    return {"keras": keras_value, "jaxloss.compat.keras": twin_value, "core": core_value,
-            "rel_diff": max(relative_difference(twin_value, keras_value),
-                            relative_difference(core_value, keras_value))}
+    core_value = float(
+        jaxloss.reduce(jaxloss.softmax_cross_entropy(logits, y, label_smoothing=0.1), w, reduction="mean")
+    )
+    return {
+        "keras": keras_value,
+        "jaxloss.compat.keras": twin_value,
+        "core": core_value,
+        "rel_diff": max(relative_difference(twin_value, keras_value), relative_difference(core_value, keras_value)),
+    }
 
 
 def value_and_grad(loss, y_true, y_pred, sample_weight):
@@ -127,14 +136,16 @@ def compare_losses(data: dict[str, np.ndarray]) -> list[dict]:
         k_value, k_grad = value_and_grad(theirs, y_true, y_pred, w)
         j_value, j_grad = value_and_grad(ours, y_true, y_pred, w)
         args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-        rows.append({
-            "loss": f"{name}({args})",
-            "keras": float(k_value),
-            "jaxloss": float(j_value),
-            "rel_diff": relative_difference(j_value, k_value),
-            # Gradients are compared against the largest entry (entries near 0 have no relative scale).
-            "grad_diff": float(jnp.max(jnp.abs(j_grad - k_grad)) / jnp.max(jnp.abs(k_grad))),
-        })
+        rows.append(
+            {
+                "loss": f"{name}({args})",
+                "keras": float(k_value),
+                "jaxloss": float(j_value),
+                "rel_diff": relative_difference(j_value, k_value),
+                # Gradients are compared against the largest entry (entries near 0 have no relative scale).
+                "grad_diff": float(jnp.max(jnp.abs(j_grad - k_grad)) / jnp.max(jnp.abs(k_grad))),
+            }
+        )
     return rows
 
 
@@ -160,8 +171,10 @@ def main(argv=None) -> dict:
     header = f"{'keras':>11}  {'jaxloss':>11}  {'rel diff':>8}  {'grad diff':>9}"
     print(f"{'loss (same arguments in both)':<{width}}  {header}")
     for r in rows:
-        print(f"{r['loss']:<{width}}  {r['keras']:11.7f}  {r['jaxloss']:11.7f}  {r['rel_diff']:8.1e}  "
-              f"{r['grad_diff']:9.1e}")
+        print(
+            f"{r['loss']:<{width}}  {r['keras']:11.7f}  {r['jaxloss']:11.7f}  {r['rel_diff']:8.1e}  "
+            f"{r['grad_diff']:9.1e}"
+        )
     max_rel = max([model["rel_diff"]] + [r["rel_diff"] for r in rows])
     max_grad = max(r["grad_diff"] for r in rows)
     print(f"max relative difference: values {max_rel:.1e}, gradients {max_grad:.1e}\n")
@@ -171,7 +184,7 @@ def main(argv=None) -> dict:
     print("  + from jaxloss.compat.keras import CategoricalCrossentropy")
     print("The same loss as a core jaxloss call (predictions first, no hidden reduction):")
     print("  jaxloss.reduce(jaxloss.softmax_cross_entropy(logits, y_onehot, label_smoothing=0.1),")
-    print("                 sample_weight, reduction=\"mean\")   # Keras's \"sum_over_batch_size\"")
+    print('                 sample_weight, reduction="mean")   # Keras\'s "sum_over_batch_size"')
 
     assert model["rel_diff"] <= RTOL, model
     for r in rows:

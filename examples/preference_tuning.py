@@ -117,7 +117,7 @@ def completion_mask(n: int, prompt_len: int, completion_len: int) -> np.ndarray:
 
 def sorting_reward(tokens, digits: int) -> jax.Array:
     """The verifier: 1.0 where the completion is the prompt's digits in ascending order, else 0.0."""
-    prompt, completion = tokens[:, 1: digits + 1], tokens[:, -digits:]
+    prompt, completion = tokens[:, 1 : digits + 1], tokens[:, -digits:]
     return jnp.all(completion == jnp.sort(prompt, axis=1), axis=1).astype(jnp.float32)
 
 
@@ -168,8 +168,9 @@ def sft_loss(graphdef, params, tokens, mask):
     return -jnp.mean(jaxloss.sequence_log_probs(lp, where=mask, average=True))
 
 
-def dpo_loss(graphdef, params, ref_params, chosen, rejected, mask, *, beta: float, nll_weight: float,
-             fused: bool = True):
+def dpo_loss(
+    graphdef, params, ref_params, chosen, rejected, mask, *, beta: float, nll_weight: float, fused: bool = True
+):
     """DPO on a batch of pairs plus ``nll_weight`` x the chosen completions' NLL.
 
     Returns ``(loss, (dpo_loss, nll, chosen_rewards, rejected_rewards))``.
@@ -253,16 +254,20 @@ def compare_heads(graphdef, params, ref_params, chosen, rejected, mask, *, beta:
     results = {}
     for name, fused in (("fused", True), ("materialised", False)):
         f = jax.value_and_grad(
-            lambda p, fused=fused: dpo_loss(graphdef, p, ref_params, chosen, rejected, mask, beta=beta,
-                                            nll_weight=nll_weight, fused=fused)[0])
+            lambda p, fused=fused: dpo_loss(
+                graphdef, p, ref_params, chosen, rejected, mask, beta=beta, nll_weight=nll_weight, fused=fused
+            )[0]
+        )
         compiled = jax.jit(f).lower(params).compile()
         out[f"{name}_temp_bytes"] = int(compiled.memory_analysis().temp_size_in_bytes)
         results[name] = jax.block_until_ready(compiled(params))
     out["ratio"] = out["materialised_temp_bytes"] / max(out["fused_temp_bytes"], 1)
     (lf, gf), (lm, gm) = results["fused"], results["materialised"]
     out["loss_fused"], out["loss_materialised"] = float(lf), float(lm)
-    out["max_abs_grad_diff"] = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
-                                   for a, b in zip(jax.tree.leaves(gf), jax.tree.leaves(gm), strict=True))
+    out["max_abs_grad_diff"] = max(
+        float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+        for a, b in zip(jax.tree.leaves(gf), jax.tree.leaves(gm), strict=True)
+    )
     return out
 
 
@@ -306,8 +311,10 @@ def main(argv=None) -> dict:
     graphdef, params = nnx.split(model)  # the static graph and the nnx.State of parameters
     mask = jnp.asarray(completion_mask(args.batch, k, k))
     n_params = sum(x.size for x in jax.tree.leaves(params))
-    print(f"model: {n_params} parameters, vocabulary {args.vocab} (digits are ids {DIGIT0}..{DIGIT0 + 9}), "
-          f"sequences <bos> {k} digits <sep> {k} tokens")
+    print(
+        f"model: {n_params} parameters, vocabulary {args.vocab} (digits are ids {DIGIT0}..{DIGIT0 + 9}), "
+        f"sequences <bos> {k} digits <sep> {k} tokens"
+    )
 
     # Held-out prompts, sampled once after each stage (the GRPO batch's shape: one compiled sampler).
     n, g = args.grpo_prompts * args.group_size, args.group_size
@@ -338,8 +345,11 @@ def main(argv=None) -> dict:
     ref_params = jax.tree.map(jnp.copy, params)
     optimizer = optax.adam(args.dpo_lr)
     opt_state = optimizer.init(params)
-    step = make_step(lambda p, c, r, m: dpo_loss(graphdef, p, ref_params, c, r, m, beta=args.beta,
-                                                 nll_weight=args.nll_weight), optimizer, has_aux=True)
+    step = make_step(
+        lambda p, c, r, m: dpo_loss(graphdef, p, ref_params, c, r, m, beta=args.beta, nll_weight=args.nll_weight),
+        optimizer,
+        has_aux=True,
+    )
     dpo = {"loss": [], "nll": [], "margin": [], "accuracy": []}
     for i in range(1, args.dpo_steps + 1):
         prompts = digit_prompts(rng, args.batch, k)
@@ -350,15 +360,16 @@ def main(argv=None) -> dict:
         dpo["margin"].append(float(jnp.mean(rc - rr)))
         dpo["accuracy"].append(float(jnp.mean(rc > rr)))
         if i % args.log_every == 0 or i in (1, args.dpo_steps):
-            print(f"DPO step {i:4d}  DPO loss {dpo['loss'][-1]:.4f}  chosen NLL {dpo['nll'][-1]:.4f}  "
-                  f"reward margin {dpo['margin'][-1]:+.4f}  preference accuracy {dpo['accuracy'][-1]:.3f}")
+            print(
+                f"DPO step {i:4d}  DPO loss {dpo['loss'][-1]:.4f}  chosen NLL {dpo['nll'][-1]:.4f}  "
+                f"reward margin {dpo['margin'][-1]:+.4f}  preference accuracy {dpo['accuracy'][-1]:.3f}"
+            )
     report("DPO")
 
     # 3. GRPO with the verifiable reward.
     optimizer = optax.adam(args.grpo_lr)
     opt_state = optimizer.init(params)
-    step = make_step(lambda p, t, old, a, m: grpo_loss(graphdef, p, t, old, a, m, epsilon=args.epsilon),
-                     optimizer)
+    step = make_step(lambda p, t, old, a, m: grpo_loss(graphdef, p, t, old, a, m, epsilon=args.epsilon), optimizer)
     advantages_of = jax.jit(lambda r: jaxloss.group_advantages(r, group_size=g))
     grpo_mask = jnp.asarray(completion_mask(n, k, k))
     key = jax.random.key(args.seed)
@@ -374,28 +385,43 @@ def main(argv=None) -> dict:
         grpo_rewards.append(float(jnp.mean(rewards)))
         grpo_losses.append(float(loss))
         if i % args.log_every == 0 or i in (1, args.grpo_steps):
-            window = grpo_rewards[-args.log_every:]
-            print(f"GRPO step {i:4d}  mean reward {grpo_rewards[-1]:.3f}  "
-                  f"(last {len(window)}: {np.mean(window):.3f})  loss {grpo_losses[-1]:+.4f}")
+            window = grpo_rewards[-args.log_every :]
+            print(
+                f"GRPO step {i:4d}  mean reward {grpo_rewards[-1]:.3f}  "
+                f"(last {len(window)}: {np.mean(window):.3f})  loss {grpo_losses[-1]:+.4f}"
+            )
     report("GRPO")
 
     # The DPO step's loss and gradients, fused and materialised, at this shape.
     prompts = digit_prompts(rng, args.batch, k)
     chosen, rejected = (jnp.asarray(token_rows(prompts, c)) for c in preference_pairs(rng, prompts))
-    mem = compare_heads(graphdef, params, ref_params, chosen, rejected, mask, beta=args.beta,
-                        nll_weight=args.nll_weight)
-    print(f"memory, value_and_grad of the DPO loss at {mem['tokens']} tokens x {mem['vocab']} classes "
-          f"(one float32 copy of the logits is {_mib(mem['logits_bytes']).strip()}), XLA temp_size_in_bytes:")
+    mem = compare_heads(
+        graphdef, params, ref_params, chosen, rejected, mask, beta=args.beta, nll_weight=args.nll_weight
+    )
+    print(
+        f"memory, value_and_grad of the DPO loss at {mem['tokens']} tokens x {mem['vocab']} classes "
+        f"(one float32 copy of the logits is {_mib(mem['logits_bytes']).strip()}), XLA temp_size_in_bytes:"
+    )
     print(f"  fused_linear_log_probs            {_mib(mem['fused_temp_bytes'])}")
     print(f"  hidden @ kernel + log_softmax     {_mib(mem['materialised_temp_bytes'])}")
     print(f"  ratio materialised / fused        {mem['ratio']:8.1f}x")
-    print(f"  losses {mem['loss_fused']:.6f} (fused) vs {mem['loss_materialised']:.6f} (materialised), "
-          f"max |diff| of the gradients {mem['max_abs_grad_diff']:.2e}")
+    print(
+        f"  losses {mem['loss_fused']:.6f} (fused) vs {mem['loss_materialised']:.6f} (materialised), "
+        f"max |diff| of the gradients {mem['max_abs_grad_diff']:.2e}"
+    )
     nnx.update(model, params)  # the tuned weights back into the module
     seconds = time.perf_counter() - t0
     print(f"done in {seconds:.1f} s")
-    return {"sft_losses": sft_losses, "dpo": dpo, "grpo_rewards": grpo_rewards, "grpo_losses": grpo_losses,
-            "held_out_sorted": solved, "memory": mem, "model": model, "seconds": seconds}
+    return {
+        "sft_losses": sft_losses,
+        "dpo": dpo,
+        "grpo_rewards": grpo_rewards,
+        "grpo_losses": grpo_losses,
+        "held_out_sorted": solved,
+        "memory": mem,
+        "model": model,
+        "seconds": seconds,
+    }
 
 
 if __name__ == "__main__":

@@ -60,8 +60,17 @@ def sharded_head(mesh: Mesh):
 
     def head(hidden, weight, bias, labels):
         return jaxloss.sharded_fused_linear_cross_entropy(
-            hidden, weight, labels, bias=bias, mesh=mesh, vocab_axis="model", token_axis="data",
-            ignore_index=lm.PAD, z_loss=lm.Z_LOSS, reduction="weighted_mean")
+            hidden,
+            weight,
+            labels,
+            bias=bias,
+            mesh=mesh,
+            vocab_axis="model",
+            token_axis="data",
+            ignore_index=lm.PAD,
+            z_loss=lm.Z_LOSS,
+            reduction="weighted_mean",
+        )
 
     return head
 
@@ -100,11 +109,15 @@ def main(argv=None) -> dict:
     n_data, n_model = (int(s) for s in args.mesh.lower().split("x"))
     devices = jax.devices()
     if len(devices) < n_data * n_model:
-        raise SystemExit(f"need {n_data * n_model} devices, have {len(devices)}: XLA_FLAGS was set before "
-                         f"this script ran ({os.environ.get('XLA_FLAGS')!r}) without enough host devices")
+        raise SystemExit(
+            f"need {n_data * n_model} devices, have {len(devices)}: XLA_FLAGS was set before "
+            f"this script ran ({os.environ.get('XLA_FLAGS')!r}) without enough host devices"
+        )
     mesh = Mesh(np.array(devices[: n_data * n_model]).reshape(n_data, n_model), ("data", "model"))
-    print(f"mesh {dict(mesh.shape)} on {n_data * n_model} {devices[0].platform} devices; vocabulary {args.vocab} "
-          f"split into {n_model} shards of {args.vocab // n_model} classes")
+    print(
+        f"mesh {dict(mesh.shape)} on {n_data * n_model} {devices[0].platform} devices; vocabulary {args.vocab} "
+        f"split into {n_model} shards of {args.vocab // n_model} classes"
+    )
 
     train, _, _ = lm.make_dataset(args.vocab, args.seq_len, seed=args.seed)
     stream = lm.batches(train, args.batch, args.seed)
@@ -123,10 +136,13 @@ def main(argv=None) -> dict:
     loss_s, grads_s = sharded_vg(s_params, put_batch(x), put_batch(y))
     loss_f, grads_f = jax.jit(jax.value_and_grad(lm.lm_loss))(params, x, y)
     loss_m, grads_m = jax.jit(jax.value_and_grad(functools.partial(lm.lm_loss, head=lm.materialised_head)))(
-        params, x, y)
+        params, x, y
+    )
     shard = grads_s["head"].addressable_shards[0].data.shape
-    print(f"head gradient: global {tuple(grads_s['head'].shape)}, {grads_s['head'].sharding.spec}, "
-          f"per device {tuple(shard)}")
+    print(
+        f"head gradient: global {tuple(grads_s['head'].shape)}, {grads_s['head'].sharding.spec}, "
+        f"per device {tuple(shard)}"
+    )
     check = {
         "loss_sharded": float(loss_s),
         "loss_single_fused": float(loss_f),
@@ -137,11 +153,15 @@ def main(argv=None) -> dict:
         "grad_diff_materialised": lm.max_abs_diff(grads_s, grads_m),
         "grad_scale": max_abs(grads_m),
     }
-    print(f"loss: sharded {check['loss_sharded']:.7f}, single-device fused {check['loss_single_fused']:.7f}, "
-          f"materialised {check['loss_single_materialised']:.7f}")
-    print(f"max |sharded - single-device|: loss {check['loss_diff_fused']:.2e} (fused), "
-          f"{check['loss_diff_materialised']:.2e} (materialised); gradients {check['grad_diff_fused']:.2e} "
-          f"(fused), {check['grad_diff_materialised']:.2e} (materialised; largest gradient {check['grad_scale']:.2e})")
+    print(
+        f"loss: sharded {check['loss_sharded']:.7f}, single-device fused {check['loss_single_fused']:.7f}, "
+        f"materialised {check['loss_single_materialised']:.7f}"
+    )
+    print(
+        f"max |sharded - single-device|: loss {check['loss_diff_fused']:.2e} (fused), "
+        f"{check['loss_diff_materialised']:.2e} (materialised); gradients {check['grad_diff_fused']:.2e} "
+        f"(fused), {check['grad_diff_materialised']:.2e} (materialised; largest gradient {check['grad_scale']:.2e})"
+    )
 
     # 2. Training: the sharded model and a single-device copy, on the same batches.
     optimizer = optax.adam(args.lr)
@@ -160,19 +180,27 @@ def main(argv=None) -> dict:
     curve_diff = max(abs(a - b) for a, b in zip(losses_sharded, losses_single, strict=True))
     param_diff = lm.max_abs_diff(p8, p1)
     mu_head = o8[0].mu["head"]
-    print(f"after {args.steps} steps: max |loss difference| {curve_diff:.2e}, max |parameter difference| "
-          f"{param_diff:.2e} (Adam divides by sqrt(nu): gradients near 0 turn rounding into visible steps)")
+    print(
+        f"after {args.steps} steps: max |loss difference| {curve_diff:.2e}, max |parameter difference| "
+        f"{param_diff:.2e} (Adam divides by sqrt(nu): gradients near 0 turn rounding into visible steps)"
+    )
     print(f"still sharded: head {p8['head'].sharding.spec}, its Adam moment {mu_head.sharding.spec}")
 
     ref = max(1.0, abs(check["loss_single_materialised"]))
-    ok = (check["loss_diff_fused"] <= TOLERANCE * ref and check["loss_diff_materialised"] <= TOLERANCE * ref
-          and check["grad_diff_fused"] <= TOLERANCE * max(1.0, check["grad_scale"])
-          and check["grad_diff_materialised"] <= TOLERANCE * max(1.0, check["grad_scale"])
-          and curve_diff <= 10 * TOLERANCE * ref and losses_sharded[-1] < losses_sharded[0]
-          and p8["head"].sharding.is_equivalent_to(shardings["head"], 2)
-          and mu_head.sharding.is_equivalent_to(shardings["head"], 2))
-    print(f"sharded == single-device: {'OK' if ok else 'FAILED'} (tolerance {TOLERANCE:g}); "
-          f"done in {time.perf_counter() - t0:.1f} s")
+    ok = (
+        check["loss_diff_fused"] <= TOLERANCE * ref
+        and check["loss_diff_materialised"] <= TOLERANCE * ref
+        and check["grad_diff_fused"] <= TOLERANCE * max(1.0, check["grad_scale"])
+        and check["grad_diff_materialised"] <= TOLERANCE * max(1.0, check["grad_scale"])
+        and curve_diff <= 10 * TOLERANCE * ref
+        and losses_sharded[-1] < losses_sharded[0]
+        and p8["head"].sharding.is_equivalent_to(shardings["head"], 2)
+        and mu_head.sharding.is_equivalent_to(shardings["head"], 2)
+    )
+    print(
+        f"sharded == single-device: {'OK' if ok else 'FAILED'} (tolerance {TOLERANCE:g}); "
+        f"done in {time.perf_counter() - t0:.1f} s"
+    )
     result = {
         "mesh": dict(mesh.shape),
         "head_grad_shard_shape": list(shard),

@@ -202,8 +202,14 @@ def main(argv: list[str] | None = None) -> dict:
     accuracy = main_run.test_accuracy[-1]
     print(f"loss: {args.loss}  epochs: {args.epochs}  time: {main_run.seconds:.1f} s")
     print(f"test accuracy: {accuracy:.4f}")
-    results = {"loss": args.loss, "test_accuracy": accuracy, "train_loss": main_run.train_loss,
-               "test_accuracy_curve": main_run.test_accuracy, "comparison": [], "png": None}
+    results = {
+        "loss": args.loss,
+        "test_accuracy": accuracy,
+        "train_loss": main_run.train_loss,
+        "test_accuracy_curve": main_run.test_accuracy,
+        "comparison": [],
+        "png": None,
+    }
     if args.no_compare:
         return results
 
@@ -211,17 +217,27 @@ def main(argv: list[str] | None = None) -> dict:
     runs = []
     for name in LOSSES:
         # Same seed, same data order: the main run is this run; reuse it.
-        run = main_run if name == args.loss else train(
-            name, data, epochs=args.epochs, seed=args.seed, batch_size=args.batch_size)
+        run = (
+            main_run
+            if name == args.loss
+            else train(name, data, epochs=args.epochs, seed=args.seed, batch_size=args.batch_size)
+        )
         runs.append(run)
     header = f"{'loss':<16} {'final train loss':>16} {'test accuracy':>13} {'seconds':>8}"
     print(header)
     print("-" * len(header))
     for r in runs:
         print(f"{r.loss:<16} {r.train_loss[-1]:>16.4f} {r.test_accuracy[-1]:>13.4f} {r.seconds:>8.1f}")
-        results["comparison"].append({"loss": r.loss, "train_loss": r.train_loss[-1],
-                                      "test_accuracy": r.test_accuracy[-1], "seconds": r.seconds,
-                                      "train_loss_curve": r.train_loss, "test_accuracy_curve": r.test_accuracy})
+        results["comparison"].append(
+            {
+                "loss": r.loss,
+                "train_loss": r.train_loss[-1],
+                "test_accuracy": r.test_accuracy[-1],
+                "seconds": r.seconds,
+                "train_loss_curve": r.train_loss,
+                "test_accuracy_curve": r.test_accuracy,
+            }
+        )
     plot(runs, args.out)
     print(f"wrote {args.out}")
     results["png"] = args.out

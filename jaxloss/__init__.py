@@ -83,6 +83,7 @@ from jaxloss._preference import ld_dpo_weights
 from jaxloss._preference import orpo
 from jaxloss._preference import sequence_log_probs
 from jaxloss._preference import simpo
+
 # policy gradient (jaxloss/_policy_gradient.py):
 from jaxloss._policy_gradient import PolicyGradientOutput
 from jaxloss._policy_gradient import aggregate_token_losses
@@ -91,10 +92,12 @@ from jaxloss._policy_gradient import grpo
 from jaxloss._policy_gradient import k3_kl
 from jaxloss._policy_gradient import policy_gradient_token_loss
 from jaxloss._policy_gradient import ppo_clip
+
 # distillation (jaxloss/_distillation.py):
 from jaxloss._distillation import forward_kl
 from jaxloss._distillation import generalized_jsd
 from jaxloss._distillation import reverse_kl
+
 # fused over the head (jaxloss/_head):
 from jaxloss._head._grpo import fused_linear_grpo
 from jaxloss._head._jsd import fused_linear_jsd

@@ -380,9 +380,7 @@ def policy_gradient_token_loss(
     beta = float(beta)
     if use_kl and ref_log_probs is None:
         raise _checks.error(ValueError, f"`ref_log_probs` is required when `beta` is not 0, got `beta`={beta!r}.")
-    lp, (old, ref) = _log_probs_inputs(
-        log_probs, [(old_log_probs, "old_log_probs"), (ref_log_probs, "ref_log_probs")]
-    )
+    lp, (old, ref) = _log_probs_inputs(log_probs, [(old_log_probs, "old_log_probs"), (ref_log_probs, "ref_log_probs")])
     shape = tuple(lp.shape)
     m = _mask(where, shape)
     a = lax.stop_gradient(_advantages(advantages, shape, lp.dtype))

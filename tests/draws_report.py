@@ -69,8 +69,10 @@ def table(rows: list[dict]) -> tuple[str, list[str]]:
     draws = [r for r in rows if r["source"] == "draw" and DRAW_TEST in r["test"]]
     pinned = [r for r in rows if r["source"] not in ("draw", "draw-x64") and "test_properties_finite" in r["test"]]
     relations = [r for r in rows if "test_properties_relations" in r["test"]]
-    head = (f"{'function':46} {'shapes':18} {'dtypes':24} {'min|x|':>8} {'max|x|':>8} {'zeros':>5} "
-            f"{'flags':10} {'min|v|':>8} {'max|v|':>8} {'value':8} options")
+    head = (
+        f"{'function':46} {'shapes':18} {'dtypes':24} {'min|x|':>8} {'max|x|':>8} {'zeros':>5} "
+        f"{'flags':10} {'min|v|':>8} {'max|v|':>8} {'value':8} options"
+    )
     lines = ["# The CI profile's example per function (test_values_gradients_hvp_finite)", head]
     bad = []
     for r in draws:
@@ -83,20 +85,25 @@ def table(rows: list[dict]) -> tuple[str, list[str]]:
             f"{_flags(i):10} {_mag(v) if v else ' ' * 17} {_flags(v) if v else '':8} {json.dumps(r['options'])}"
         )
     lines += ["", f"# {len(draws)} functions drawn; degenerate: {len(bad)}", *[f"#   {b}" for b in bad], ""]
-    lines.append("# Pinned cases per function (test_values_gradients_hvp_finite_at_pinned_cases): "
-                 "source[dtypes; min|x|..max|x|; flags]")
+    lines.append(
+        "# Pinned cases per function (test_values_gradients_hvp_finite_at_pinned_cases): "
+        "source[dtypes; min|x|..max|x|; flags]"
+    )
     by_function: dict[str, list[str]] = {}
     for r in pinned:
         i = r["inputs"]
         by_function.setdefault(r["function"], []).append(
-            f"{r['source']}[{','.join(i['dtypes'])}; {i['min_abs']:.0e}..{i['max_abs']:.0e}; {_flags(i)}]")
+            f"{r['source']}[{','.join(i['dtypes'])}; {i['min_abs']:.0e}..{i['max_abs']:.0e}; {_flags(i)}]"
+        )
     for name, items in by_function.items():
         lines.append(f"{name:46} {' '.join(items)}")
     lines += ["", "# Relation tests: one line per example (hypothesis runs the pinned @examples first, then its draw)"]
     for r in relations:
         i = r["inputs"]
-        lines.append(f"{r['test'].split('::')[-1]:70} {r['source']:14} {_shape(i):18} {','.join(i['dtypes']):24} "
-                     f"{_mag(i)} {i['zero_frac']:5.0%} {_flags(i):10} {json.dumps(r['options'])}")
+        lines.append(
+            f"{r['test'].split('::')[-1]:70} {r['source']:14} {_shape(i):18} {','.join(i['dtypes']):24} "
+            f"{_mag(i)} {i['zero_frac']:5.0%} {_flags(i):10} {json.dumps(r['options'])}"
+        )
     return "\n".join(lines) + "\n", bad
 
 

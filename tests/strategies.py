@@ -325,8 +325,19 @@ def _mask(rng, spec: Spec, args, b: int, c: int, full_row: bool = False) -> jax.
     return jnp.asarray(mask)
 
 
-def _assemble(spec: Spec, rng, b: int, c: int, dtype, label_dtype, kwargs: dict, make_float, with_where: bool,
-              full_row: bool = False, source: str = "draw") -> Case:
+def _assemble(
+    spec: Spec,
+    rng,
+    b: int,
+    c: int,
+    dtype,
+    label_dtype,
+    kwargs: dict,
+    make_float,
+    with_where: bool,
+    full_row: bool = False,
+    source: str = "draw",
+) -> Case:
     dims = {"B": b, "C": c, "D": HIDDEN}
     args = []
     for kind in spec.args:
@@ -374,8 +385,17 @@ def cases(draw, spec: Spec, dtypes=DTYPES, shapes=SHAPES, with_where: bool = Fal
     seed = (draw(st.integers(0, 2**32 - 1)) + turn) % 2**32
     rng = np.random.default_rng(seed)
     kwargs = spec.options(draw, c) if spec.options else {}
-    return _assemble(spec, rng, b, c, dtype, label_dtype, kwargs,
-                     lambda kind, shape: draw_array(rng, kind, shape, dtype, exp), with_where)
+    return _assemble(
+        spec,
+        rng,
+        b,
+        c,
+        dtype,
+        label_dtype,
+        kwargs,
+        lambda kind, shape: draw_array(rng, kind, shape, dtype, exp),
+        with_where,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -393,8 +413,12 @@ def _extreme_array(kind: str, shape, dtype, cap: float, shift: int = 0) -> np.nd
     tiny = 10.0 ** _DTYPE_MIN_EXP.get(jnp.dtype(dtype), TINY_EXP)
     n = math.prod(shape)
     if kind in ("realB", "binaryB", "wB", "wC"):
-        flat = {"realB": [big, 0.0, -big, tiny, 1.0], "binaryB": [1.0, 0.0, 1.0, 0.0, 1.0],
-                "wB": [0.0, 1e-3, min(big, 1e15), 1.0, 0.0], "wC": [1e-3, 0.0, min(big, 1e15), 1.0, 2.0]}[kind]
+        flat = {
+            "realB": [big, 0.0, -big, tiny, 1.0],
+            "binaryB": [1.0, 0.0, 1.0, 0.0, 1.0],
+            "wB": [0.0, 1e-3, min(big, 1e15), 1.0, 0.0],
+            "wC": [1e-3, 0.0, min(big, 1e15), 1.0, 2.0],
+        }[kind]
         return np.resize(np.roll(np.asarray(flat, np.float64), shift), shape)
     if kind in ("hidden", "matrix", "real", "pos", "logprob", "wBC"):
         top = min(big, 1e15) if kind == "wBC" else big
@@ -418,8 +442,10 @@ def _extreme_array(kind: str, shape, dtype, cap: float, shift: int = 0) -> np.nd
     else:
         raise ValueError(kind)
     b, c = shape
-    out = np.asarray([np.roll(rows[(i + shift) % 3], shift)[:c] if c <= 5 else (rows[(i + shift) % 3] * c)[:c]
-                      for i in range(b)], np.float64).reshape(shape)
+    out = np.asarray(
+        [np.roll(rows[(i + shift) % 3], shift)[:c] if c <= 5 else (rows[(i + shift) % 3] * c)[:c] for i in range(b)],
+        np.float64,
+    ).reshape(shape)
     if kind in ("pos",):
         out = np.abs(out)
     elif kind == "logprob":
@@ -555,12 +581,14 @@ def pinned_case(spec: Spec, name: str) -> Case:
         def extreme(kind, shape):
             return jnp.asarray(_extreme_array(kind, shape, dtype, cap, next(count)), dtype)
 
-        case = _assemble(spec, rng, b, c, dtype, label_dtype, options, extreme, with_where, full_row=True,
-                         source=source)
+        case = _assemble(
+            spec, rng, b, c, dtype, label_dtype, options, extreme, with_where, full_row=True, source=source
+        )
         if name == "inf":
             case.args = _infinities(spec, case.args)
         return case
     if name == "ordinary":
+
         def make(kind, shape):
             x = _ordinary_array(rng, kind, shape)
             return draw_array(rng, kind, shape, dtype, 0.0) if x is None else jnp.asarray(x, dtype)
@@ -572,8 +600,18 @@ def pinned_case(spec: Spec, name: str) -> Case:
     label_dtype = jnp.dtype(_rotate(spec.label_dtypes, turn // 7 + 1)[0])
     b, c = 0, max(4, spec.min_classes)
     cap = _cap(spec, dtype)
-    return _assemble(spec, rng, b, c, dtype, label_dtype, options,
-                     lambda kind, shape: draw_array(rng, kind, shape, dtype, cap), with_where, source=name)
+    return _assemble(
+        spec,
+        rng,
+        b,
+        c,
+        dtype,
+        label_dtype,
+        options,
+        lambda kind, shape: draw_array(rng, kind, shape, dtype, cap),
+        with_where,
+        source=name,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -613,8 +651,10 @@ def report(function: str, source: str, inputs: Sequence[Any], value: Any = None,
         "function": function,
         "source": source,
         "inputs": _describe(inputs),
-        "options": {k: (v if isinstance(v, (int, float, str, bool, type(None))) else "array")
-                    for k, v in (options or {}).items()},
+        "options": {
+            k: (v if isinstance(v, (int, float, str, bool, type(None))) else "array")
+            for k, v in (options or {}).items()
+        },
     }
     if value is not None:
         line["value"] = _describe(jax.tree_util.tree_leaves(value))
@@ -671,34 +711,98 @@ def degeneracies(case: Case) -> list[str]:
 _SMOOTHING = (0.1, 0.0, 1.0)
 
 CORE: list[Spec] = [
-    Spec("softmax_cross_entropy", jaxloss.softmax_cross_entropy, ("real", "soft"),
-         options=_opts(label_smoothing=_SMOOTHING), where=0, inf="zero_mass"),
+    Spec(
+        "softmax_cross_entropy",
+        jaxloss.softmax_cross_entropy,
+        ("real", "soft"),
+        options=_opts(label_smoothing=_SMOOTHING),
+        where=0,
+        inf="zero_mass",
+    ),
     Spec("softmax_cross_entropy/onehot", jaxloss.softmax_cross_entropy, ("real", "onehot"), where=0, inf="zero_mass"),
-    Spec("sparse_softmax_cross_entropy", jaxloss.sparse_softmax_cross_entropy, ("real", "intign"),
-         options=_opts(label_smoothing=_SMOOTHING, ignore_index=(-100, None)), where=0, inf="zero_mass"),
-    Spec("sparse_softmax_cross_entropy/z_loss", jaxloss.sparse_softmax_cross_entropy, ("real", "int"),
-         options=_opts(z_loss=(1e-4, 1.0)), max_exp=15.0, inf="zero_mass"),
-    Spec("sigmoid_binary_cross_entropy", jaxloss.sigmoid_binary_cross_entropy, ("real", "binary"),
-         options=_opts(label_smoothing=_SMOOTHING), inf="binary"),
-    Spec("sigmoid_binary_cross_entropy/pos_weight", jaxloss.sigmoid_binary_cross_entropy, ("real", "prob"),
-         options=_opts(pos_weight=(3.0, 0.5)), inf="binary"),
-    Spec("sigmoid_focal_loss", jaxloss.sigmoid_focal_loss, ("real", "binary"),
-         options=_opts(alpha=(0.25, None), gamma=(2.0, 0.0, 0.5), label_smoothing=(0.1, 0.0)), inf="binary"),
-    Spec("softmax_focal_loss", jaxloss.softmax_focal_loss, ("real", "soft"),
-         options=_opts(alpha=(0.25, None), gamma=(2.0, 0.0), label_smoothing=(0.1, 0.0)), inf="zero_mass"),
-    Spec("poly1_cross_entropy", jaxloss.poly1_cross_entropy, ("real", "onehot"),
-         options=_opts(epsilon=(1.0, -1.0), label_smoothing=(0.1, 0.0)), inf="zero_mass"),
-    Spec("categorical_cross_entropy", jaxloss.categorical_cross_entropy, ("probrow", "soft"),
-         options=_opts(label_smoothing=(0.1, 0.0))),
-    Spec("binary_cross_entropy", jaxloss.binary_cross_entropy, ("prob", "prob"),
-         options=_opts(label_smoothing=(0.1, 0.0))),
+    Spec(
+        "sparse_softmax_cross_entropy",
+        jaxloss.sparse_softmax_cross_entropy,
+        ("real", "intign"),
+        options=_opts(label_smoothing=_SMOOTHING, ignore_index=(-100, None)),
+        where=0,
+        inf="zero_mass",
+    ),
+    Spec(
+        "sparse_softmax_cross_entropy/z_loss",
+        jaxloss.sparse_softmax_cross_entropy,
+        ("real", "int"),
+        options=_opts(z_loss=(1e-4, 1.0)),
+        max_exp=15.0,
+        inf="zero_mass",
+    ),
+    Spec(
+        "sigmoid_binary_cross_entropy",
+        jaxloss.sigmoid_binary_cross_entropy,
+        ("real", "binary"),
+        options=_opts(label_smoothing=_SMOOTHING),
+        inf="binary",
+    ),
+    Spec(
+        "sigmoid_binary_cross_entropy/pos_weight",
+        jaxloss.sigmoid_binary_cross_entropy,
+        ("real", "prob"),
+        options=_opts(pos_weight=(3.0, 0.5)),
+        inf="binary",
+    ),
+    Spec(
+        "sigmoid_focal_loss",
+        jaxloss.sigmoid_focal_loss,
+        ("real", "binary"),
+        options=_opts(alpha=(0.25, None), gamma=(2.0, 0.0, 0.5), label_smoothing=(0.1, 0.0)),
+        inf="binary",
+    ),
+    Spec(
+        "softmax_focal_loss",
+        jaxloss.softmax_focal_loss,
+        ("real", "soft"),
+        options=_opts(alpha=(0.25, None), gamma=(2.0, 0.0), label_smoothing=(0.1, 0.0)),
+        inf="zero_mass",
+    ),
+    Spec(
+        "poly1_cross_entropy",
+        jaxloss.poly1_cross_entropy,
+        ("real", "onehot"),
+        options=_opts(epsilon=(1.0, -1.0), label_smoothing=(0.1, 0.0)),
+        inf="zero_mass",
+    ),
+    Spec(
+        "categorical_cross_entropy",
+        jaxloss.categorical_cross_entropy,
+        ("probrow", "soft"),
+        options=_opts(label_smoothing=(0.1, 0.0)),
+    ),
+    Spec(
+        "binary_cross_entropy",
+        jaxloss.binary_cross_entropy,
+        ("prob", "prob"),
+        options=_opts(label_smoothing=(0.1, 0.0)),
+    ),
     Spec("log_loss", jaxloss.log_loss, ("prob", "binary")),
     Spec("weak_cross_entropy_2d", jaxloss.weak_cross_entropy_2d, ("real", "onehot"), inf="zero_mass"),
     Spec("kl_divergence", jaxloss.kl_divergence, ("logprob", "soft"), where=0, inf="zero_mass"),
-    Spec("kl_divergence/log_targets", jaxloss.kl_divergence, ("logprob", "logprob"),
-         options=_opts(log_targets=(True,)), diff=(0, 1), where=0, inf="log_targets"),
-    Spec("poisson_nll", jaxloss.poisson_nll, ("real", "count"), options=_opts(full=(True, False)), max_exp=1.5,
-         inf="log_rate"),
+    Spec(
+        "kl_divergence/log_targets",
+        jaxloss.kl_divergence,
+        ("logprob", "logprob"),
+        options=_opts(log_targets=(True,)),
+        diff=(0, 1),
+        where=0,
+        inf="log_targets",
+    ),
+    Spec(
+        "poisson_nll",
+        jaxloss.poisson_nll,
+        ("real", "count"),
+        options=_opts(full=(True, False)),
+        max_exp=1.5,
+        inf="log_rate",
+    ),
     Spec("poisson_nll/rate", jaxloss.poisson_nll, ("pos", "count"), options=_opts(log_input=(False,))),
     Spec("hinge", jaxloss.hinge, ("real", "sign"), smooth=False),
     Spec("squared_hinge", jaxloss.squared_hinge, ("real", "sign"), max_exp=15.0, smooth=False),
@@ -709,29 +813,65 @@ CORE: list[Spec] = [
     Spec("huber", jaxloss.huber, ("real", "real"), diff=(0, 1), options=_opts(delta=(0.5, 1.0))),
     Spec("log_cosh", jaxloss.log_cosh, ("real", "real"), diff=(0, 1)),
     Spec("cosine_distance", jaxloss.cosine_distance, ("real", "real"), diff=(0, 1)),
-    Spec("wmw_auc_loss", jaxloss.wmw_auc_loss, ("realB", "binaryB"), where=0, max_exp=8.0, rowwise=False,
-         options=_opts(gamma=(0.2,), p=(2, 3))),
+    Spec(
+        "wmw_auc_loss",
+        jaxloss.wmw_auc_loss,
+        ("realB", "binaryB"),
+        where=0,
+        max_exp=8.0,
+        rowwise=False,
+        options=_opts(gamma=(0.2,), p=(2, 3)),
+    ),
     Spec("contrastive", jaxloss.contrastive, ("pos", "binary"), options=_opts(margin=(1.0, 0.0)), max_exp=15.0),
-    Spec("fused_linear_cross_entropy", jaxloss.fused_linear_cross_entropy, ("hidden", "matrix", "intign"),
-         diff=(0, 1), max_exp=15.0, rowwise=False, forward_mode=False,
-         options=_opts(ignore_index=(-100, None), label_smoothing=(0.1, 0.0), chunk_size=(2, None))),
+    Spec(
+        "fused_linear_cross_entropy",
+        jaxloss.fused_linear_cross_entropy,
+        ("hidden", "matrix", "intign"),
+        diff=(0, 1),
+        max_exp=15.0,
+        rowwise=False,
+        forward_mode=False,
+        options=_opts(ignore_index=(-100, None), label_smoothing=(0.1, 0.0), chunk_size=(2, None)),
+    ),
     # added with the segmentation/regression/focal family (ctc needs [B, T, K] logits: not in this table)
     Spec("dice", jaxloss.dice, ("prob", "binary"), diff=(0, 1)),
     Spec("tversky", jaxloss.tversky, ("prob", "binary"), diff=(0, 1), options=_opts(alpha=(0.5, 0.3), beta=(0.5, 0.7))),
     Spec("circle", jaxloss.circle, ("real", "int"), rowwise=False, max_exp=15.0, empty=False),
-    Spec("generalized_cross_entropy", jaxloss.generalized_cross_entropy, ("probrow", "int"),
-         options=_opts(q=(0.5, 1.0))),
-    Spec("absolute_percentage_error", jaxloss.absolute_percentage_error, ("real", "real"), diff=(0, 1), smooth=False,
-         max_exp=29.0),
+    Spec(
+        "generalized_cross_entropy", jaxloss.generalized_cross_entropy, ("probrow", "int"), options=_opts(q=(0.5, 1.0))
+    ),
+    Spec(
+        "absolute_percentage_error",
+        jaxloss.absolute_percentage_error,
+        ("real", "real"),
+        diff=(0, 1),
+        smooth=False,
+        max_exp=29.0,
+    ),
     Spec("squared_log_error", jaxloss.squared_log_error, ("pos", "pos"), diff=(0, 1)),
-    Spec("binary_focal_cross_entropy", jaxloss.binary_focal_cross_entropy, ("prob", "binary"),
-         options=_opts(alpha=(0.25, None), gamma=(2.0, 0.0), label_smoothing=(0.1, 0.0))),
-    Spec("categorical_focal_cross_entropy", jaxloss.categorical_focal_cross_entropy, ("probrow", "onehot"),
-         options=_opts(alpha=(0.25, None), gamma=(2.0, 0.0), label_smoothing=(0.1, 0.0))),
-    Spec("pairwise_squared_error", jaxloss.pairwise_squared_error, ("real", "real"), diff=(0, 1), where=0,
-         max_exp=7.0),
-    Spec("reduce", jaxloss.reduce, ("real", "wBC"), diff=(0, 1), where=0, max_exp=15.0, rowwise=False,
-         options=_opts(reduction=("weighted_mean", "sum_by_nonzero_weights", "mean", "sum", "none"))),
+    Spec(
+        "binary_focal_cross_entropy",
+        jaxloss.binary_focal_cross_entropy,
+        ("prob", "binary"),
+        options=_opts(alpha=(0.25, None), gamma=(2.0, 0.0), label_smoothing=(0.1, 0.0)),
+    ),
+    Spec(
+        "categorical_focal_cross_entropy",
+        jaxloss.categorical_focal_cross_entropy,
+        ("probrow", "onehot"),
+        options=_opts(alpha=(0.25, None), gamma=(2.0, 0.0), label_smoothing=(0.1, 0.0)),
+    ),
+    Spec("pairwise_squared_error", jaxloss.pairwise_squared_error, ("real", "real"), diff=(0, 1), where=0, max_exp=7.0),
+    Spec(
+        "reduce",
+        jaxloss.reduce,
+        ("real", "wBC"),
+        diff=(0, 1),
+        where=0,
+        max_exp=15.0,
+        rowwise=False,
+        options=_opts(reduction=("weighted_mean", "sum_by_nonzero_weights", "mean", "sum", "none")),
+    ),
 ]
 
 # --------------------------------------------------------------------------
@@ -739,35 +879,74 @@ CORE: list[Spec] = [
 # --------------------------------------------------------------------------
 
 
-
 def _tf_reductions(first: str) -> Options:
     """Every ``tf_v1.Reduction``, ``first`` first (the CI profile's)."""
     return _opts(reduction=(first, *[r for r in dict.fromkeys(tf_v1.Reduction.all()) if r != first]))
+
 
 _KERAS_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none")
 
 TWINS: list[Spec] = [
     # keras functions: (y_true, y_pred), per-sample values.
     Spec("keras.binary_crossentropy", keras.binary_crossentropy, ("binary", "prob"), diff=(1,)),
-    Spec("keras.binary_crossentropy/logits", lambda t, p: keras.binary_crossentropy(t, p, from_logits=True),
-         ("binary", "real"), diff=(1,)),
-    Spec("keras.categorical_crossentropy", keras.categorical_crossentropy, ("onehot", "probrow"), diff=(1,),
-         options=_opts(label_smoothing=(0.1, 0.0))),
-    Spec("keras.categorical_crossentropy/logits", keras.categorical_crossentropy, ("soft", "real"), diff=(1,),
-         options=_opts(from_logits=(True,))),
-    Spec("keras.sparse_categorical_crossentropy", keras.sparse_categorical_crossentropy, ("int", "real"),
-         diff=(1,), options=_opts(from_logits=(True,))),
-    Spec("keras.sparse_categorical_crossentropy/probs", keras.sparse_categorical_crossentropy, ("int", "probrow"),
-         diff=(1,)),
-    Spec("keras.binary_focal_crossentropy", keras.binary_focal_crossentropy, ("binary", "real"), diff=(1,),
-         options=_opts(from_logits=(True,), apply_class_balancing=(True, False))),
-    Spec("keras.categorical_focal_crossentropy", keras.categorical_focal_crossentropy, ("onehot", "real"),
-         diff=(1,), options=_opts(from_logits=(True,))),
+    Spec(
+        "keras.binary_crossentropy/logits",
+        lambda t, p: keras.binary_crossentropy(t, p, from_logits=True),
+        ("binary", "real"),
+        diff=(1,),
+    ),
+    Spec(
+        "keras.categorical_crossentropy",
+        keras.categorical_crossentropy,
+        ("onehot", "probrow"),
+        diff=(1,),
+        options=_opts(label_smoothing=(0.1, 0.0)),
+    ),
+    Spec(
+        "keras.categorical_crossentropy/logits",
+        keras.categorical_crossentropy,
+        ("soft", "real"),
+        diff=(1,),
+        options=_opts(from_logits=(True,)),
+    ),
+    Spec(
+        "keras.sparse_categorical_crossentropy",
+        keras.sparse_categorical_crossentropy,
+        ("int", "real"),
+        diff=(1,),
+        options=_opts(from_logits=(True,)),
+    ),
+    Spec(
+        "keras.sparse_categorical_crossentropy/probs",
+        keras.sparse_categorical_crossentropy,
+        ("int", "probrow"),
+        diff=(1,),
+    ),
+    Spec(
+        "keras.binary_focal_crossentropy",
+        keras.binary_focal_crossentropy,
+        ("binary", "real"),
+        diff=(1,),
+        options=_opts(from_logits=(True,), apply_class_balancing=(True, False)),
+    ),
+    Spec(
+        "keras.categorical_focal_crossentropy",
+        keras.categorical_focal_crossentropy,
+        ("onehot", "real"),
+        diff=(1,),
+        options=_opts(from_logits=(True,)),
+    ),
     Spec("keras.poisson", keras.poisson, ("count", "pos"), diff=(1,)),
     Spec("keras.kl_divergence", keras.kl_divergence, ("soft", "probrow"), diff=(1,)),
     Spec("keras.mean_squared_error", keras.mean_squared_error, ("real", "real"), diff=(0, 1), max_exp=15.0),
-    Spec("keras.mean_absolute_error", keras.mean_absolute_error, ("real", "real"), diff=(0, 1), smooth=False,
-         max_exp=29.0),
+    Spec(
+        "keras.mean_absolute_error",
+        keras.mean_absolute_error,
+        ("real", "real"),
+        diff=(0, 1),
+        smooth=False,
+        max_exp=29.0,
+    ),
     Spec("keras.huber", keras.huber, ("real", "real"), diff=(0, 1), max_exp=29.0),
     Spec("keras.log_cosh", keras.log_cosh, ("real", "real"), diff=(0, 1), max_exp=29.0),
     Spec("keras.cosine_similarity", keras.cosine_similarity, ("real", "real"), diff=(0, 1)),
@@ -776,66 +955,196 @@ TWINS: list[Spec] = [
     Spec("keras.categorical_hinge", keras.categorical_hinge, ("onehot", "real"), diff=(1,), smooth=False),
     Spec("keras.dice", keras.dice, ("binary", "prob"), diff=(1,), rowwise=False),
     Spec("keras.tversky", keras.tversky, ("binary", "prob"), diff=(1,), rowwise=False),
-    Spec("keras.mean_absolute_percentage_error", keras.mean_absolute_percentage_error, ("real", "real"),
-         diff=(0, 1), smooth=False, max_exp=29.0),
+    Spec(
+        "keras.mean_absolute_percentage_error",
+        keras.mean_absolute_percentage_error,
+        ("real", "real"),
+        diff=(0, 1),
+        smooth=False,
+        max_exp=29.0,
+    ),
     Spec("keras.mean_squared_logarithmic_error", keras.mean_squared_logarithmic_error, ("pos", "pos"), diff=(0, 1)),
     # keras classes: (y_true, y_pred, sample_weight), reduced.
-    Spec("keras.CategoricalCrossentropy", keras.CategoricalCrossentropy(from_logits=True),
-         ("soft", "real", "wB"), diff=(1, 2), rowwise=False, max_exp=15.0),
-    Spec("keras.SparseCategoricalCrossentropy", keras.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
-         ("int", "real", "wB"), diff=(1, 2), rowwise=False, max_exp=15.0),
-    Spec("keras.BinaryCrossentropy", keras.BinaryCrossentropy(label_smoothing=0.1), ("binary", "prob", "wB"),
-         diff=(1, 2), rowwise=False, max_exp=15.0),
+    Spec(
+        "keras.CategoricalCrossentropy",
+        keras.CategoricalCrossentropy(from_logits=True),
+        ("soft", "real", "wB"),
+        diff=(1, 2),
+        rowwise=False,
+        max_exp=15.0,
+    ),
+    Spec(
+        "keras.SparseCategoricalCrossentropy",
+        keras.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
+        ("int", "real", "wB"),
+        diff=(1, 2),
+        rowwise=False,
+        max_exp=15.0,
+    ),
+    Spec(
+        "keras.BinaryCrossentropy",
+        keras.BinaryCrossentropy(label_smoothing=0.1),
+        ("binary", "prob", "wB"),
+        diff=(1, 2),
+        rowwise=False,
+        max_exp=15.0,
+    ),
     *[
-        Spec(f"keras.MeanSquaredError/{r}", keras.MeanSquaredError(reduction=r), ("real", "real", "wB"),
-             diff=(0, 1, 2), rowwise=False, max_exp=7.0)
+        Spec(
+            f"keras.MeanSquaredError/{r}",
+            keras.MeanSquaredError(reduction=r),
+            ("real", "real", "wB"),
+            diff=(0, 1, 2),
+            rowwise=False,
+            max_exp=7.0,
+        )
         for r in _KERAS_REDUCTIONS
     ],
     Spec("keras.Huber", keras.Huber(delta=2.0), ("real", "real", "wB"), diff=(0, 1, 2), rowwise=False, max_exp=14.0),
-    Spec("keras.CosineSimilarity", keras.CosineSimilarity(), ("real", "real", "wB"), diff=(0, 1, 2), rowwise=False,
-         max_exp=15.0),
+    Spec(
+        "keras.CosineSimilarity",
+        keras.CosineSimilarity(),
+        ("real", "real", "wB"),
+        diff=(0, 1, 2),
+        rowwise=False,
+        max_exp=15.0,
+    ),
     # tf_v1: (labels, predictions, weights), reduced (SUM_BY_NONZERO_WEIGHTS by default).
-    Spec("tf_v1.sigmoid_cross_entropy", tf_v1.sigmoid_cross_entropy, ("binary", "real", "wBC"), diff=(1, 2),
-         rowwise=False, max_exp=15.0, options=_opts(label_smoothing=(0.1, 0))),
-    Spec("tf_v1.softmax_cross_entropy", tf_v1.softmax_cross_entropy, ("onehot", "real", "wB"), diff=(1, 2),
-         rowwise=False, max_exp=15.0, options=_opts(label_smoothing=(0.1, 0))),
-    Spec("tf_v1.sparse_softmax_cross_entropy", tf_v1.sparse_softmax_cross_entropy, ("int", "real", "wB"),
-         diff=(1, 2), rowwise=False, max_exp=15.0, options=_tf_reductions("weighted_sum_by_nonzero_weights")),
+    Spec(
+        "tf_v1.sigmoid_cross_entropy",
+        tf_v1.sigmoid_cross_entropy,
+        ("binary", "real", "wBC"),
+        diff=(1, 2),
+        rowwise=False,
+        max_exp=15.0,
+        options=_opts(label_smoothing=(0.1, 0)),
+    ),
+    Spec(
+        "tf_v1.softmax_cross_entropy",
+        tf_v1.softmax_cross_entropy,
+        ("onehot", "real", "wB"),
+        diff=(1, 2),
+        rowwise=False,
+        max_exp=15.0,
+        options=_opts(label_smoothing=(0.1, 0)),
+    ),
+    Spec(
+        "tf_v1.sparse_softmax_cross_entropy",
+        tf_v1.sparse_softmax_cross_entropy,
+        ("int", "real", "wB"),
+        diff=(1, 2),
+        rowwise=False,
+        max_exp=15.0,
+        options=_tf_reductions("weighted_sum_by_nonzero_weights"),
+    ),
     Spec("tf_v1.log_loss", tf_v1.log_loss, ("binary", "prob", "wBC"), diff=(1, 2), rowwise=False, max_exp=15.0),
-    Spec("tf_v1.hinge_loss", tf_v1.hinge_loss, ("binary", "real", "wBC"), diff=(1, 2), rowwise=False,
-         smooth=False, max_exp=14.0),
-    Spec("tf_v1.huber_loss", tf_v1.huber_loss, ("real", "real", "wBC"), diff=(0, 1, 2), rowwise=False,
-         max_exp=14.0),
-    Spec("tf_v1.mean_squared_error", tf_v1.mean_squared_error, ("real", "real", "wBC"), diff=(0, 1, 2),
-         rowwise=False, max_exp=7.0, options=_tf_reductions("weighted_mean")),
-    Spec("tf_v1.absolute_difference", tf_v1.absolute_difference, ("real", "real", "wBC"), diff=(0, 1, 2),
-         rowwise=False, smooth=False, max_exp=14.0),
-    Spec("tf_v1.cosine_distance", lambda l, p: tf_v1.cosine_distance(l, p, axis=1), ("real", "real"), diff=(0, 1),
-         rowwise=False, max_exp=15.0),
-    Spec("tf_v1.mean_pairwise_squared_error", tf_v1.mean_pairwise_squared_error, ("real", "real", "wBC"),
-         diff=(0, 1, 2), rowwise=False, max_exp=7.0),
-    Spec("tf_v1.compute_weighted_loss", tf_v1.compute_weighted_loss, ("real", "wBC"), diff=(0, 1),
-         rowwise=False, max_exp=15.0, options=_tf_reductions("weighted_sum_over_batch_size")),
+    Spec(
+        "tf_v1.hinge_loss",
+        tf_v1.hinge_loss,
+        ("binary", "real", "wBC"),
+        diff=(1, 2),
+        rowwise=False,
+        smooth=False,
+        max_exp=14.0,
+    ),
+    Spec("tf_v1.huber_loss", tf_v1.huber_loss, ("real", "real", "wBC"), diff=(0, 1, 2), rowwise=False, max_exp=14.0),
+    Spec(
+        "tf_v1.mean_squared_error",
+        tf_v1.mean_squared_error,
+        ("real", "real", "wBC"),
+        diff=(0, 1, 2),
+        rowwise=False,
+        max_exp=7.0,
+        options=_tf_reductions("weighted_mean"),
+    ),
+    Spec(
+        "tf_v1.absolute_difference",
+        tf_v1.absolute_difference,
+        ("real", "real", "wBC"),
+        diff=(0, 1, 2),
+        rowwise=False,
+        smooth=False,
+        max_exp=14.0,
+    ),
+    Spec(
+        "tf_v1.cosine_distance",
+        lambda l, p: tf_v1.cosine_distance(l, p, axis=1),
+        ("real", "real"),
+        diff=(0, 1),
+        rowwise=False,
+        max_exp=15.0,
+    ),
+    Spec(
+        "tf_v1.mean_pairwise_squared_error",
+        tf_v1.mean_pairwise_squared_error,
+        ("real", "real", "wBC"),
+        diff=(0, 1, 2),
+        rowwise=False,
+        max_exp=7.0,
+    ),
+    Spec(
+        "tf_v1.compute_weighted_loss",
+        tf_v1.compute_weighted_loss,
+        ("real", "wBC"),
+        diff=(0, 1),
+        rowwise=False,
+        max_exp=15.0,
+        options=_tf_reductions("weighted_sum_over_batch_size"),
+    ),
     # tflearn: (y_pred, y_true), scalar means (nan for an empty batch, as tflearn): empty=False.
-    Spec("tflearn.softmax_categorical_crossentropy", tflearn.softmax_categorical_crossentropy, ("real", "onehot"),
-         rowwise=False, empty=False),
-    Spec("tflearn.categorical_crossentropy", tflearn.categorical_crossentropy, ("probrow", "onehot"),
-         rowwise=False, empty=False),
-    Spec("tflearn.binary_crossentropy", tflearn.binary_crossentropy, ("real", "binary"),
-         rowwise=False, empty=False),
-    Spec("tflearn.weighted_crossentropy", tflearn.weighted_crossentropy, ("real", "binary"),
-         rowwise=False, empty=False,
-         options=_opts(weight=(0.5, 2.0))),
-    Spec("tflearn.mean_square", tflearn.mean_square, ("real", "real"), diff=(0, 1),
-         rowwise=False, empty=False, max_exp=15.0),
-    Spec("tflearn.hinge_loss", tflearn.hinge_loss, ("real", "sign"),
-         rowwise=False, empty=False, smooth=False, max_exp=29.0),
-    Spec("tflearn.roc_auc_score", tflearn.roc_auc_score, ("realB", "binaryB"),
-         rowwise=False, empty=False, max_exp=8.0),
-    Spec("tflearn.weak_cross_entropy_2d", tflearn.weak_cross_entropy_2d, ("real", "onehot"),
-         rowwise=False, empty=False),
-    Spec("tflearn.contrastive_loss", tflearn.contrastive_loss, ("pos", "binary"),
-         rowwise=False, empty=False, max_exp=15.0),
+    Spec(
+        "tflearn.softmax_categorical_crossentropy",
+        tflearn.softmax_categorical_crossentropy,
+        ("real", "onehot"),
+        rowwise=False,
+        empty=False,
+    ),
+    Spec(
+        "tflearn.categorical_crossentropy",
+        tflearn.categorical_crossentropy,
+        ("probrow", "onehot"),
+        rowwise=False,
+        empty=False,
+    ),
+    Spec("tflearn.binary_crossentropy", tflearn.binary_crossentropy, ("real", "binary"), rowwise=False, empty=False),
+    Spec(
+        "tflearn.weighted_crossentropy",
+        tflearn.weighted_crossentropy,
+        ("real", "binary"),
+        rowwise=False,
+        empty=False,
+        options=_opts(weight=(0.5, 2.0)),
+    ),
+    Spec(
+        "tflearn.mean_square",
+        tflearn.mean_square,
+        ("real", "real"),
+        diff=(0, 1),
+        rowwise=False,
+        empty=False,
+        max_exp=15.0,
+    ),
+    Spec(
+        "tflearn.hinge_loss",
+        tflearn.hinge_loss,
+        ("real", "sign"),
+        rowwise=False,
+        empty=False,
+        smooth=False,
+        max_exp=29.0,
+    ),
+    Spec("tflearn.roc_auc_score", tflearn.roc_auc_score, ("realB", "binaryB"), rowwise=False, empty=False, max_exp=8.0),
+    Spec(
+        "tflearn.weak_cross_entropy_2d", tflearn.weak_cross_entropy_2d, ("real", "onehot"), rowwise=False, empty=False
+    ),
+    Spec(
+        "tflearn.contrastive_loss",
+        tflearn.contrastive_loss,
+        ("pos", "binary"),
+        rowwise=False,
+        empty=False,
+        max_exp=15.0,
+    ),
 ]
 
 # The compat twins follow their originals' label dtypes: int32 here.

@@ -27,8 +27,11 @@ def _jit_checked(fn, **options):
 
 def test_label_above_range_names_labels_and_index():
     ce = _jit_checked(jaxloss.sparse_softmax_cross_entropy)
-    with pytest.raises(RuntimeErr, match=r"`labels` holds a class index outside \[0, 3\).*index \(1,\) "
-                                         r"\(flat index 1\) holds 3"):
+    with pytest.raises(
+        RuntimeErr,
+        match=r"`labels` holds a class index outside \[0, 3\).*index \(1,\) "
+        r"\(flat index 1\) holds 3",
+    ):
         ce(LOGITS, jnp.array([0, 3]))
 
 
@@ -42,8 +45,9 @@ def test_negative_label_multi_index():
 def test_ignore_index_is_not_an_error():
     labels = jnp.array([-100, 1])
     ce = _jit_checked(functools.partial(jaxloss.sparse_softmax_cross_entropy, ignore_index=-100))
-    np.testing.assert_allclose(ce(LOGITS, labels),
-                               jaxloss.sparse_softmax_cross_entropy(LOGITS, labels, ignore_index=-100), rtol=1e-6)
+    np.testing.assert_allclose(
+        ce(LOGITS, labels), jaxloss.sparse_softmax_cross_entropy(LOGITS, labels, ignore_index=-100), rtol=1e-6
+    )
     loss = jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, ignore_index=-100, reduction="sum")
     np.testing.assert_allclose(_jit_checked(loss)(LOGITS, labels), loss(LOGITS, labels), rtol=1e-6)
     with pytest.raises(RuntimeErr, match=r"`labels`.*flat index 0\) holds -7"):
@@ -89,8 +93,11 @@ def test_compat_twin_class_reads_its_own_options():
 
 def test_probability_above_one():
     bce = _jit_checked(jaxloss.binary_cross_entropy)
-    with pytest.raises(RuntimeErr, match=r"binary_cross_entropy: `probs` holds a probability outside \[0, 1\].*"
-                                         r"index \(1, 0\) \(flat index 2\) holds 1.5"):
+    with pytest.raises(
+        RuntimeErr,
+        match=r"binary_cross_entropy: `probs` holds a probability outside \[0, 1\].*"
+        r"index \(1, 0\) \(flat index 2\) holds 1.5",
+    ):
         bce(jnp.array([[0.2, 0.3], [1.5, 0.1]]), jnp.ones((2, 2)))
 
 
@@ -196,8 +203,11 @@ def test_eager_call_raises_too():
 def test_vmap_of_checked():
     ce = jax.jit(jax.vmap(jaxloss.checked(jaxloss.sparse_softmax_cross_entropy)))
     stacked = jnp.stack([LOGITS, LOGITS])
-    np.testing.assert_allclose(ce(stacked, jnp.array([[0, 1], [2, 0]]))[0],
-                               jaxloss.sparse_softmax_cross_entropy(LOGITS, jnp.array([0, 1])), rtol=1e-6)
+    np.testing.assert_allclose(
+        ce(stacked, jnp.array([[0, 1], [2, 0]]))[0],
+        jaxloss.sparse_softmax_cross_entropy(LOGITS, jnp.array([0, 1])),
+        rtol=1e-6,
+    )
     with pytest.raises(RuntimeErr, match=r"`labels`"):
         ce(stacked, jnp.array([[0, 1], [2, 3]]))
 

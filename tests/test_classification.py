@@ -267,26 +267,84 @@ def _prob_bin_in(rng, shape):
 
 
 CASES = [
-    Case("softmax_cross_entropy", jaxloss.softmax_cross_entropy, np_softmax_ce, _dense_in, "class",
-         options=({}, {"label_smoothing": 0.3})),
-    Case("sparse_softmax_cross_entropy", jaxloss.sparse_softmax_cross_entropy, np_sparse_ce, _sparse_in,
-         "sparse", options=({}, {"label_smoothing": 0.2, "class_weights": np.linspace(0.5, 2, C),
-                                 "z_loss": 1e-2})),
-    Case("sigmoid_binary_cross_entropy", jaxloss.sigmoid_binary_cross_entropy, np_sigmoid_bce, _binary_in,
-         "elementwise", options=({}, {"label_smoothing": 0.1, "pos_weight": 2.5})),
-    Case("sigmoid_focal_loss", jaxloss.sigmoid_focal_loss, np_sigmoid_focal, _binary_in, "elementwise",
-         options=({}, {"alpha": 0.25, "gamma": 0.5, "label_smoothing": 0.1}, {"gamma": 3.0})),
-    Case("softmax_focal_loss", jaxloss.softmax_focal_loss, np_softmax_focal, _dense_in, "class",
-         options=({}, {"alpha": np.linspace(0.2, 1.0, C), "gamma": 1.5, "label_smoothing": 0.1},
-                  {"alpha": 0.25, "gamma": 0.0})),
-    Case("poly1_cross_entropy", jaxloss.poly1_cross_entropy, np_poly1, _dense_in, "class",
-         options=({}, {"epsilon": -0.5, "label_smoothing": 0.2}, {"epsilon": 2.0})),
-    Case("categorical_cross_entropy", jaxloss.categorical_cross_entropy, np_cce, _prob_cat_in, "class",
-         pred="probs", options=({}, {"label_smoothing": 0.1, "epsilon": 1e-3})),
-    Case("binary_cross_entropy", jaxloss.binary_cross_entropy, np_bce, _prob_bin_in, "elementwise",
-         pred="probs", options=({}, {"label_smoothing": 0.2, "epsilon": 1e-3})),
-    Case("weak_cross_entropy_2d", jaxloss.weak_cross_entropy_2d, np_weak, _dense_in, "class",
-         options=({}, {"epsilon": 0.5, "class_weights": np.linspace(0.5, 2, C)})),
+    Case(
+        "softmax_cross_entropy",
+        jaxloss.softmax_cross_entropy,
+        np_softmax_ce,
+        _dense_in,
+        "class",
+        options=({}, {"label_smoothing": 0.3}),
+    ),
+    Case(
+        "sparse_softmax_cross_entropy",
+        jaxloss.sparse_softmax_cross_entropy,
+        np_sparse_ce,
+        _sparse_in,
+        "sparse",
+        options=({}, {"label_smoothing": 0.2, "class_weights": np.linspace(0.5, 2, C), "z_loss": 1e-2}),
+    ),
+    Case(
+        "sigmoid_binary_cross_entropy",
+        jaxloss.sigmoid_binary_cross_entropy,
+        np_sigmoid_bce,
+        _binary_in,
+        "elementwise",
+        options=({}, {"label_smoothing": 0.1, "pos_weight": 2.5}),
+    ),
+    Case(
+        "sigmoid_focal_loss",
+        jaxloss.sigmoid_focal_loss,
+        np_sigmoid_focal,
+        _binary_in,
+        "elementwise",
+        options=({}, {"alpha": 0.25, "gamma": 0.5, "label_smoothing": 0.1}, {"gamma": 3.0}),
+    ),
+    Case(
+        "softmax_focal_loss",
+        jaxloss.softmax_focal_loss,
+        np_softmax_focal,
+        _dense_in,
+        "class",
+        options=(
+            {},
+            {"alpha": np.linspace(0.2, 1.0, C), "gamma": 1.5, "label_smoothing": 0.1},
+            {"alpha": 0.25, "gamma": 0.0},
+        ),
+    ),
+    Case(
+        "poly1_cross_entropy",
+        jaxloss.poly1_cross_entropy,
+        np_poly1,
+        _dense_in,
+        "class",
+        options=({}, {"epsilon": -0.5, "label_smoothing": 0.2}, {"epsilon": 2.0}),
+    ),
+    Case(
+        "categorical_cross_entropy",
+        jaxloss.categorical_cross_entropy,
+        np_cce,
+        _prob_cat_in,
+        "class",
+        pred="probs",
+        options=({}, {"label_smoothing": 0.1, "epsilon": 1e-3}),
+    ),
+    Case(
+        "binary_cross_entropy",
+        jaxloss.binary_cross_entropy,
+        np_bce,
+        _prob_bin_in,
+        "elementwise",
+        pred="probs",
+        options=({}, {"label_smoothing": 0.2, "epsilon": 1e-3}),
+    ),
+    Case(
+        "weak_cross_entropy_2d",
+        jaxloss.weak_cross_entropy_2d,
+        np_weak,
+        _dense_in,
+        "class",
+        options=({}, {"epsilon": 0.5, "class_weights": np.linspace(0.5, 2, C)}),
+    ),
 ]
 CASE_IDS = [c.name for c in CASES]
 AXIS_CASES = [c for c in CASES if c.kind in ("class", "sparse") and c.name != "weak_cross_entropy_2d"]
@@ -319,8 +377,7 @@ def test_values_one_hot_and_printed_examples():
     # Keras's documented example of CategoricalCrossentropy: [0.0513, 2.303].
     y_true = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], np.float32)
     y_pred = np.array([[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]], np.float32)
-    np.testing.assert_allclose(jl.categorical_cross_entropy(y_pred, y_true), [0.0512933, 2.3025851],
-                               rtol=1e-5)
+    np.testing.assert_allclose(jl.categorical_cross_entropy(y_pred, y_true), [0.0512933, 2.3025851], rtol=1e-5)
     # Zero logits: log C for every softmax loss with a one-hot label.
     zero = np.zeros((2, C), np.float32)
     oh = np.eye(C, dtype=np.float32)[[0, 3]]
@@ -450,8 +507,9 @@ def test_eager_jit_vmap_agree(case):
     np.testing.assert_allclose(case.fn(pred, target), jax.jit(case.fn)(pred, target), rtol=1e-6, atol=1e-6)
     assert_transform_invariant(jax.jit(case.fn), pred, target)
     fn = functools.partial(case.fn, **case.options[-1])
-    np.testing.assert_allclose(jax.jit(jax.vmap(lambda a, b: fn(a[None], b[None])[0]))(pred, target),
-                               fn(pred, target), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        jax.jit(jax.vmap(lambda a, b: fn(a[None], b[None])[0]))(pred, target), fn(pred, target), rtol=1e-6, atol=1e-6
+    )
     # vmap along a non-leading axis of both inputs, and jit of vmap.
     if case.kind == "elementwise":
         batched = jax.jit(jax.vmap(fn, in_axes=1, out_axes=1))(pred, target)
@@ -469,10 +527,13 @@ def test_options_are_static_under_jit():
     f = jax.jit(lambda z, y, a: jaxloss.softmax_cross_entropy(z, y, label_smoothing=a), static_argnums=2)
     np.testing.assert_allclose(f(z, y, 0.3), np_softmax_ce(z, y, label_smoothing=0.3), rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(f(z, y, 0.0), np_softmax_ce(z, y), rtol=RTOL, atol=ATOL)
-    g = jax.jit(lambda z, a, zl: jaxloss.sparse_softmax_cross_entropy(z, labels, label_smoothing=a, z_loss=zl),
-                static_argnums=(1, 2))
-    np.testing.assert_allclose(g(z, 0.2, 0.01), np_sparse_ce(z, labels, label_smoothing=0.2, z_loss=0.01),
-                               rtol=RTOL, atol=ATOL)
+    g = jax.jit(
+        lambda z, a, zl: jaxloss.sparse_softmax_cross_entropy(z, labels, label_smoothing=a, z_loss=zl),
+        static_argnums=(1, 2),
+    )
+    np.testing.assert_allclose(
+        g(z, 0.2, 0.01), np_sparse_ce(z, labels, label_smoothing=0.2, z_loss=0.01), rtol=RTOL, atol=ATOL
+    )
     h = jax.jit(lambda z, y, gamma: jaxloss.sigmoid_focal_loss(z, y, gamma=gamma), static_argnums=2)
     np.testing.assert_allclose(h(z, y, 1.5), np_sigmoid_focal(z, y, gamma=1.5), rtol=RTOL, atol=ATOL)
     # A traced option raises and says why.
@@ -573,28 +634,37 @@ def test_sparse_finite_at_extreme_logits():
     # float32 whatever the implementation; it is checked at 1e4 below.
     fns = [
         (jaxloss.sparse_softmax_cross_entropy, z),
-        (functools.partial(jaxloss.sparse_softmax_cross_entropy, label_smoothing=0.1,
-                           class_weights=np.array([0.5, 1.0, 2.0])), z),
+        (
+            functools.partial(
+                jaxloss.sparse_softmax_cross_entropy, label_smoothing=0.1, class_weights=np.array([0.5, 1.0, 2.0])
+            ),
+            z,
+        ),
         (functools.partial(jaxloss.sparse_softmax_cross_entropy, z_loss=1e-4), np.clip(z, -1e4, 1e4)),
     ]
     for fn, zz in fns:
+
         def one(p, t, fn=fn):
             return fn(p[None], t[None])[0]
 
-        v, g, h = jax.jit(jax.vmap(lambda p, t, one=one: (one(p, t), jax.grad(one)(p, t),
-                                                           jax.hessian(one)(p, t))))(zz, labels)
+        v, g, h = jax.jit(jax.vmap(lambda p, t, one=one: (one(p, t), jax.grad(one)(p, t), jax.hessian(one)(p, t))))(
+            zz, labels
+        )
         assert_all_finite((v, g, h), "sparse value/grad/hessian")
-    np.testing.assert_allclose(jl.sparse_softmax_cross_entropy(z, labels), np_sparse_ce(z, labels),
-                               rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(
+        jl.sparse_softmax_cross_entropy(z, labels), np_sparse_ce(z, labels), rtol=1e-6, atol=1e-5
+    )
 
 
 SIGMOID_FNS = {
     "sigmoid_binary_cross_entropy": jaxloss.sigmoid_binary_cross_entropy,
     "sigmoid_binary_cross_entropy_opts": functools.partial(
-        jaxloss.sigmoid_binary_cross_entropy, label_smoothing=0.1, pos_weight=3.0),
+        jaxloss.sigmoid_binary_cross_entropy, label_smoothing=0.1, pos_weight=3.0
+    ),
     "sigmoid_focal_loss": jaxloss.sigmoid_focal_loss,
-    "sigmoid_focal_loss_opts": functools.partial(jaxloss.sigmoid_focal_loss, alpha=0.25, gamma=0.5,
-                                                 label_smoothing=0.1),
+    "sigmoid_focal_loss_opts": functools.partial(
+        jaxloss.sigmoid_focal_loss, alpha=0.25, gamma=0.5, label_smoothing=0.1
+    ),
 }
 
 
@@ -641,7 +711,8 @@ def test_softmax_losses_minus_inf_logit_with_zero_label_mass():
         "softmax_cross_entropy": lambda a: jaxloss.softmax_cross_entropy(a, y),
         "sparse": lambda a: jaxloss.sparse_softmax_cross_entropy(a, labels),
         "sparse_weighted": lambda a: jaxloss.sparse_softmax_cross_entropy(
-            a, labels, class_weights=np.array([1.0, 2.0, 3.0, 4.0]), z_loss=0.1),
+            a, labels, class_weights=np.array([1.0, 2.0, 3.0, 4.0]), z_loss=0.1
+        ),
         "softmax_focal_loss": lambda a: jaxloss.softmax_focal_loss(a, y),
         "poly1_cross_entropy": lambda a: jaxloss.poly1_cross_entropy(a, y),
         "weak_cross_entropy_2d": lambda a: jaxloss.weak_cross_entropy_2d(a, y),
@@ -674,8 +745,7 @@ def test_zero_vectors():
     y = np.eye(C, dtype=np.float32)[[0, 2, 4]]
     np.testing.assert_allclose(jl.softmax_cross_entropy(z, y), np.log(C), rtol=1e-6)
     np.testing.assert_allclose(jl.sparse_softmax_cross_entropy(z, np.array([0, 1, 4])), np.log(C), rtol=1e-6)
-    np.testing.assert_allclose(jl.softmax_focal_loss(z, y, gamma=2.0), (1 - 1 / C) ** 2 * np.log(C),
-                               rtol=1e-6)
+    np.testing.assert_allclose(jl.softmax_focal_loss(z, y, gamma=2.0), (1 - 1 / C) ** 2 * np.log(C), rtol=1e-6)
     np.testing.assert_allclose(jl.poly1_cross_entropy(z, y), np.log(C) + 1 - 1 / C, rtol=1e-6)
     np.testing.assert_allclose(jl.sigmoid_focal_loss(z, y, gamma=2.0), 0.25 * np.log(2.0), rtol=1e-6)
     # Zero labels give 0 with zero gradients in the logits.
@@ -799,8 +869,9 @@ def test_softmax_cross_entropy_where_equals_dropping(smoothing):
     np.testing.assert_allclose(out_b, np_softmax_ce(z[2, MASK[0]], y[2, MASK[0]]), rtol=RTOL, atol=ATOL)
 
 
-@pytest.mark.parametrize("opts", [{}, {"label_smoothing": 0.2, "class_weights": np.linspace(0.5, 2.0, C),
-                                       "z_loss": 0.05}])
+@pytest.mark.parametrize(
+    "opts", [{}, {"label_smoothing": 0.2, "class_weights": np.linspace(0.5, 2.0, C), "z_loss": 0.05}]
+)
 def test_sparse_where_equals_dropping(opts):
     rng = _rng(21)
     z = _logits(rng, (B, C))
@@ -831,8 +902,9 @@ def test_fully_masked_rows_are_zero_with_zero_gradients():
     y = np.array([[np.nan, 1.0, 0.0]], np.float32)
     none = np.zeros((1, 3), bool)
     dense = lambda a, b: jaxloss.softmax_cross_entropy(a, b, where=none, label_smoothing=0.1)
-    sparse = lambda a: jaxloss.sparse_softmax_cross_entropy(a, np.array([1]), where=none, z_loss=0.1,
-                                                            label_smoothing=0.1)
+    sparse = lambda a: jaxloss.sparse_softmax_cross_entropy(
+        a, np.array([1]), where=none, z_loss=0.1, label_smoothing=0.1
+    )
     np.testing.assert_array_equal(jax.jit(dense)(z, y), [0.0])
     np.testing.assert_array_equal(jax.jit(sparse)(z), [0.0])
     gz, gy = jax.jit(jax.grad(lambda a, b: jnp.sum(dense(a, b)), argnums=(0, 1)))(z, y)
@@ -868,8 +940,9 @@ def test_sparse_ignore_index(ignore_index):
     )
     out = f(z)
     np.testing.assert_array_equal(np.asarray(out)[[1, 3]], 0.0)
-    ref = np_sparse_ce(z, labels, ignore_index=ignore_index, label_smoothing=0.1,
-                       class_weights=np.linspace(1, 2, C), z_loss=0.1)
+    ref = np_sparse_ce(
+        z, labels, ignore_index=ignore_index, label_smoothing=0.1, class_weights=np.linspace(1, 2, C), z_loss=0.1
+    )
     np.testing.assert_allclose(out, ref, rtol=RTOL, atol=ATOL)
     g = _grad(lambda a: jnp.sum(f(a)))(z)
     np.testing.assert_array_equal(np.asarray(g)[[1, 3]], 0.0)
@@ -917,7 +990,8 @@ def test_sparse_out_of_range_label_raises_under_checkify():
         assert_all_finite(out)
     # Under vmap as well.
     err, _ = jax.jit(checkify.checkify(jax.vmap(f), errors=checkify.user_checks))(
-        z[:, None], np.array([[0], [9], [1], [2]]))
+        z[:, None], np.array([[0], [9], [1], [2]])
+    )
     assert err.get() is not None
 
 
@@ -931,26 +1005,32 @@ def test_label_smoothing_formulas():
     z, y = _logits(rng, (B, C)), _one_hot(rng, (B, C))
     a = 0.3
     ys = y * (1 - a) + a / C
-    np.testing.assert_allclose(jl.softmax_cross_entropy(z, y, label_smoothing=a),
-                               jl.softmax_cross_entropy(z, ys), rtol=1e-6)
-    np.testing.assert_allclose(jl.softmax_focal_loss(z, y, label_smoothing=a),
-                               jl.softmax_focal_loss(z, ys), rtol=1e-6)
-    np.testing.assert_allclose(jl.poly1_cross_entropy(z, y, label_smoothing=a),
-                               jl.poly1_cross_entropy(z, ys), rtol=1e-6)
+    np.testing.assert_allclose(
+        jl.softmax_cross_entropy(z, y, label_smoothing=a), jl.softmax_cross_entropy(z, ys), rtol=1e-6
+    )
+    np.testing.assert_allclose(jl.softmax_focal_loss(z, y, label_smoothing=a), jl.softmax_focal_loss(z, ys), rtol=1e-6)
+    np.testing.assert_allclose(
+        jl.poly1_cross_entropy(z, y, label_smoothing=a), jl.poly1_cross_entropy(z, ys), rtol=1e-6
+    )
     p = _probs(rng, (B, C))
-    np.testing.assert_allclose(jl.categorical_cross_entropy(p, y, label_smoothing=a),
-                               jl.categorical_cross_entropy(p, ys), rtol=1e-6)
+    np.testing.assert_allclose(
+        jl.categorical_cross_entropy(p, y, label_smoothing=a), jl.categorical_cross_entropy(p, ys), rtol=1e-6
+    )
     yb = rng.integers(0, 2, (B, C)).astype(np.float32)
     ybs = yb * (1 - a) + a / 2
-    for fn, pred in ((jl.sigmoid_binary_cross_entropy, z), (jl.sigmoid_focal_loss, z),
-                     (jl.binary_cross_entropy, p)):
+    for fn, pred in ((jl.sigmoid_binary_cross_entropy, z), (jl.sigmoid_focal_loss, z), (jl.binary_cross_entropy, p)):
         np.testing.assert_allclose(fn(pred, yb, label_smoothing=a), fn(pred, ybs), rtol=1e-6)
     # Smoothing 1 gives the uniform target.
-    np.testing.assert_allclose(jl.softmax_cross_entropy(z, y, label_smoothing=1.0),
-                               -np.mean(np_log_softmax(z), -1), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(
+        jl.softmax_cross_entropy(z, y, label_smoothing=1.0), -np.mean(np_log_softmax(z), -1), rtol=RTOL, atol=ATOL
+    )
     labels = np.argmax(y, -1)
-    np.testing.assert_allclose(jl.sparse_softmax_cross_entropy(z, labels, label_smoothing=1.0),
-                               -np.mean(np_log_softmax(z), -1), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(
+        jl.sparse_softmax_cross_entropy(z, labels, label_smoothing=1.0),
+        -np.mean(np_log_softmax(z), -1),
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 def test_sparse_class_weights_and_z_loss_formulas():
@@ -960,24 +1040,30 @@ def test_sparse_class_weights_and_z_loss_formulas():
     w = np.linspace(0.5, 2.0, C).astype(np.float32)
     base = np.asarray(jl.sparse_softmax_cross_entropy(z, labels))
     # Class weights scale each example by w[label].
-    np.testing.assert_allclose(jl.sparse_softmax_cross_entropy(z, labels, class_weights=w),
-                               w[labels] * base, rtol=1e-6)
+    np.testing.assert_allclose(jl.sparse_softmax_cross_entropy(z, labels, class_weights=w), w[labels] * base, rtol=1e-6)
     # A scalar and a [1] weight scale uniformly.
-    np.testing.assert_allclose(jl.sparse_softmax_cross_entropy(z, labels, class_weights=2.0),
-                               2 * base, rtol=1e-6)
-    np.testing.assert_allclose(jl.sparse_softmax_cross_entropy(z, labels, class_weights=np.array([3.0])),
-                               3 * base, rtol=1e-6)
+    np.testing.assert_allclose(jl.sparse_softmax_cross_entropy(z, labels, class_weights=2.0), 2 * base, rtol=1e-6)
+    np.testing.assert_allclose(
+        jl.sparse_softmax_cross_entropy(z, labels, class_weights=np.array([3.0])), 3 * base, rtol=1e-6
+    )
     # z_loss adds z_loss * logsumexp(z)^2.
     lse = np.log(np.sum(np.exp(np.float64(z)), -1))
-    np.testing.assert_allclose(jl.sparse_softmax_cross_entropy(z, labels, z_loss=0.1),
-                               base + 0.1 * lse**2, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        jl.sparse_softmax_cross_entropy(z, labels, z_loss=0.1), base + 0.1 * lse**2, rtol=1e-6, atol=1e-6
+    )
     # Smoothing with weights, torch's formula.
     np.testing.assert_allclose(
         jl.sparse_softmax_cross_entropy(z, labels, class_weights=w, label_smoothing=0.4),
-        np_sparse_ce(z, labels, class_weights=w, label_smoothing=0.4), rtol=RTOL, atol=ATOL)
+        np_sparse_ce(z, labels, class_weights=w, label_smoothing=0.4),
+        rtol=RTOL,
+        atol=ATOL,
+    )
     # Gradient of z_loss alone: 2 * z_loss * lse * softmax.
-    g = _grad(lambda a: jnp.sum(jaxloss.sparse_softmax_cross_entropy(a, labels, z_loss=0.1)
-                                   - jl.sparse_softmax_cross_entropy(a, labels)))(z)
+    g = _grad(
+        lambda a: jnp.sum(
+            jaxloss.sparse_softmax_cross_entropy(a, labels, z_loss=0.1) - jl.sparse_softmax_cross_entropy(a, labels)
+        )
+    )(z)
     p = np.exp(np_log_softmax(z))
     np.testing.assert_allclose(g, 0.2 * lse[:, None] * p, rtol=1e-4, atol=1e-5)
 
@@ -986,18 +1072,21 @@ def test_weight_options_of_other_losses():
     rng = _rng(42)
     z, y = _dense_in(rng, (B, C))
     h = np.linspace(0.5, 2.0, C).astype(np.float32)
-    np.testing.assert_allclose(jl.weak_cross_entropy_2d(z, y, class_weights=h),
-                               jl.weak_cross_entropy_2d(z, y * h), rtol=1e-6)
-    np.testing.assert_allclose(jl.softmax_focal_loss(z, y, alpha=h),
-                               jl.softmax_focal_loss(z, y * h), rtol=1e-6)
+    np.testing.assert_allclose(
+        jl.weak_cross_entropy_2d(z, y, class_weights=h), jl.weak_cross_entropy_2d(z, y * h), rtol=1e-6
+    )
+    np.testing.assert_allclose(jl.softmax_focal_loss(z, y, alpha=h), jl.softmax_focal_loss(z, y * h), rtol=1e-6)
     yb = rng.random((B, C)).astype(np.float32)
     q = rng.random((C,)).astype(np.float32) + 0.5
-    np.testing.assert_allclose(jl.sigmoid_binary_cross_entropy(z, yb, pos_weight=q),
-                               np_sigmoid_bce(z, yb, pos_weight=q), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(
+        jl.sigmoid_binary_cross_entropy(z, yb, pos_weight=q), np_sigmoid_bce(z, yb, pos_weight=q), rtol=RTOL, atol=ATOL
+    )
     yh = rng.integers(0, 2, (B, C)).astype(np.float32)
     np.testing.assert_allclose(
         jl.sigmoid_focal_loss(z, yh, alpha=0.25),
-        np.where(yh == 1, 0.25, 0.75) * jl.sigmoid_focal_loss(z, yh), rtol=1e-6)
+        np.where(yh == 1, 0.25, 0.75) * jl.sigmoid_focal_loss(z, yh),
+        rtol=1e-6,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -1031,21 +1120,36 @@ ERROR_CASES = [
     ("int_probs_bce", lambda: jaxloss.binary_cross_entropy(Y.astype(int), Y), TypeError, "`probs`"),
     ("bool_logits", lambda: jaxloss.softmax_cross_entropy(Y.astype(bool), Y), TypeError, "`logits`"),
     ("complex_labels", lambda: jaxloss.softmax_cross_entropy(Z, Y.astype(np.complex64)), TypeError, "`labels`"),
-    ("float_labels_sparse", lambda: jaxloss.sparse_softmax_cross_entropy(Z, LAB.astype(np.float32)), TypeError,
-     "`labels`"),
+    (
+        "float_labels_sparse",
+        lambda: jaxloss.sparse_softmax_cross_entropy(Z, LAB.astype(np.float32)),
+        TypeError,
+        "`labels`",
+    ),
     ("ls_dense", lambda: jaxloss.softmax_cross_entropy(Z, Y, label_smoothing=1.5), ValueError, "`label_smoothing`"),
-    ("ls_sparse", lambda: jaxloss.sparse_softmax_cross_entropy(Z, LAB, label_smoothing=1.5), ValueError,
-     "`label_smoothing`"),
-    ("ls_neg", lambda: jaxloss.sigmoid_binary_cross_entropy(Z, Y, label_smoothing=-0.1), ValueError,
-     "`label_smoothing`"),
+    (
+        "ls_sparse",
+        lambda: jaxloss.sparse_softmax_cross_entropy(Z, LAB, label_smoothing=1.5),
+        ValueError,
+        "`label_smoothing`",
+    ),
+    (
+        "ls_neg",
+        lambda: jaxloss.sigmoid_binary_cross_entropy(Z, Y, label_smoothing=-0.1),
+        ValueError,
+        "`label_smoothing`",
+    ),
     ("ls_sfocal", lambda: jaxloss.sigmoid_focal_loss(Z, Y, label_smoothing=1.5), ValueError, "`label_smoothing`"),
     ("ls_focal", lambda: jaxloss.softmax_focal_loss(Z, Y, label_smoothing=1.5), ValueError, "`label_smoothing`"),
     ("ls_poly", lambda: jaxloss.poly1_cross_entropy(Z, Y, label_smoothing=1.5), ValueError, "`label_smoothing`"),
-    ("ls_cce", lambda: jaxloss.categorical_cross_entropy(Y, Y, label_smoothing=1.5), ValueError,
-     "`label_smoothing`"),
+    ("ls_cce", lambda: jaxloss.categorical_cross_entropy(Y, Y, label_smoothing=1.5), ValueError, "`label_smoothing`"),
     ("ls_bce", lambda: jaxloss.binary_cross_entropy(Y, Y, label_smoothing=1.5), ValueError, "`label_smoothing`"),
-    ("ls_nan", lambda: jaxloss.softmax_cross_entropy(Z, Y, label_smoothing=float("nan")), ValueError,
-     "`label_smoothing`"),
+    (
+        "ls_nan",
+        lambda: jaxloss.softmax_cross_entropy(Z, Y, label_smoothing=float("nan")),
+        ValueError,
+        "`label_smoothing`",
+    ),
     ("ls_str", lambda: jaxloss.softmax_cross_entropy(Z, Y, label_smoothing="0.1"), TypeError, "`label_smoothing`"),
     ("gamma_sfocal", lambda: jaxloss.sigmoid_focal_loss(Z, Y, gamma=-1.0), ValueError, "`gamma`"),
     ("gamma_focal", lambda: jaxloss.softmax_focal_loss(Z, Y, gamma=-0.5), ValueError, "`gamma`"),
@@ -1058,30 +1162,64 @@ ERROR_CASES = [
     ("axis_poly", lambda: jaxloss.poly1_cross_entropy(Z, Y, axis=2), ValueError, "`axis`"),
     ("axis_cce", lambda: jaxloss.categorical_cross_entropy(Y, Y, axis=2), ValueError, "`axis`"),
     ("axis_float", lambda: jaxloss.softmax_cross_entropy(Z, Y, axis=1.0), TypeError, "`axis`"),
-    ("axis_scalar_logits", lambda: jaxloss.softmax_cross_entropy(np.float32(1.0), np.float32(1.0)), ValueError,
-     "`logits`"),
-    ("where_shape_dense", lambda: jaxloss.softmax_cross_entropy(Z, Y, where=np.ones((B, 3), bool)), ValueError,
-     "`where`"),
-    ("where_shape_sparse", lambda: jaxloss.sparse_softmax_cross_entropy(Z, LAB, where=np.ones((3, C), bool)),
-     ValueError, "`where`"),
-    ("where_grows", lambda: jaxloss.softmax_cross_entropy(Z, Y, where=np.ones((2, B, C), bool)), ValueError,
-     "`where`"),
+    (
+        "axis_scalar_logits",
+        lambda: jaxloss.softmax_cross_entropy(np.float32(1.0), np.float32(1.0)),
+        ValueError,
+        "`logits`",
+    ),
+    (
+        "where_shape_dense",
+        lambda: jaxloss.softmax_cross_entropy(Z, Y, where=np.ones((B, 3), bool)),
+        ValueError,
+        "`where`",
+    ),
+    (
+        "where_shape_sparse",
+        lambda: jaxloss.sparse_softmax_cross_entropy(Z, LAB, where=np.ones((3, C), bool)),
+        ValueError,
+        "`where`",
+    ),
+    ("where_grows", lambda: jaxloss.softmax_cross_entropy(Z, Y, where=np.ones((2, B, C), bool)), ValueError, "`where`"),
     ("where_dtype", lambda: jaxloss.softmax_cross_entropy(Z, Y, where=np.ones((B, C))), TypeError, "`where`"),
-    ("cw_shape", lambda: jaxloss.sparse_softmax_cross_entropy(Z, LAB, class_weights=np.ones(3)), ValueError,
-     "`class_weights`"),
-    ("cw_rank", lambda: jaxloss.sparse_softmax_cross_entropy(Z, LAB, class_weights=np.ones((1, C))), ValueError,
-     "`class_weights`"),
-    ("cw_weak", lambda: jaxloss.weak_cross_entropy_2d(Z, Y, class_weights=np.ones(2)), ValueError,
-     "`class_weights`"),
-    ("ignore_float", lambda: jaxloss.sparse_softmax_cross_entropy(Z, LAB, ignore_index=1.5), TypeError,
-     "`ignore_index`"),
-    ("ignore_str", lambda: jaxloss.sparse_softmax_cross_entropy(Z, LAB, ignore_index="-100"), TypeError,
-     "`ignore_index`"),
-    ("ignore_bool", lambda: jaxloss.sparse_softmax_cross_entropy(Z, LAB, ignore_index=True), TypeError,
-     "`ignore_index`"),
+    (
+        "cw_shape",
+        lambda: jaxloss.sparse_softmax_cross_entropy(Z, LAB, class_weights=np.ones(3)),
+        ValueError,
+        "`class_weights`",
+    ),
+    (
+        "cw_rank",
+        lambda: jaxloss.sparse_softmax_cross_entropy(Z, LAB, class_weights=np.ones((1, C))),
+        ValueError,
+        "`class_weights`",
+    ),
+    ("cw_weak", lambda: jaxloss.weak_cross_entropy_2d(Z, Y, class_weights=np.ones(2)), ValueError, "`class_weights`"),
+    (
+        "ignore_float",
+        lambda: jaxloss.sparse_softmax_cross_entropy(Z, LAB, ignore_index=1.5),
+        TypeError,
+        "`ignore_index`",
+    ),
+    (
+        "ignore_str",
+        lambda: jaxloss.sparse_softmax_cross_entropy(Z, LAB, ignore_index="-100"),
+        TypeError,
+        "`ignore_index`",
+    ),
+    (
+        "ignore_bool",
+        lambda: jaxloss.sparse_softmax_cross_entropy(Z, LAB, ignore_index=True),
+        TypeError,
+        "`ignore_index`",
+    ),
     ("z_loss_neg", lambda: jaxloss.sparse_softmax_cross_entropy(Z, LAB, z_loss=-1.0), ValueError, "`z_loss`"),
-    ("pos_weight_shape", lambda: jaxloss.sigmoid_binary_cross_entropy(Z, Y, pos_weight=np.ones(3)), ValueError,
-     "`pos_weight`"),
+    (
+        "pos_weight_shape",
+        lambda: jaxloss.sigmoid_binary_cross_entropy(Z, Y, pos_weight=np.ones(3)),
+        ValueError,
+        "`pos_weight`",
+    ),
     ("eps_cce", lambda: jaxloss.categorical_cross_entropy(Y, Y, epsilon=0.5), ValueError, "`epsilon`"),
     ("eps_bce", lambda: jaxloss.binary_cross_entropy(Y, Y, epsilon=-1e-3), ValueError, "`epsilon`"),
     ("none_logits", lambda: jaxloss.softmax_cross_entropy(None, Y), TypeError, "`logits`"),
@@ -1126,19 +1264,27 @@ def test_dense_on_one_hot_equals_sparse():
     z = _logits(rng, (3, B, C))
     labels = rng.integers(0, C, (3, B))
     y = np.eye(C, dtype=np.float32)[labels]
-    np.testing.assert_allclose(jl.softmax_cross_entropy(z, y), jl.sparse_softmax_cross_entropy(z, labels),
-                               rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(jl.softmax_cross_entropy(z, y, **opts),
-                               jl.sparse_softmax_cross_entropy(z, labels, **opts), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        jl.softmax_cross_entropy(z, y), jl.sparse_softmax_cross_entropy(z, labels), rtol=1e-6, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        jl.softmax_cross_entropy(z, y, **opts), jl.sparse_softmax_cross_entropy(z, labels, **opts), rtol=1e-6, atol=1e-6
+    )
     # On another axis, and with a mask.
     np.testing.assert_allclose(
         jl.softmax_cross_entropy(np.moveaxis(z, -1, 0), np.moveaxis(y, -1, 0), axis=0, **opts),
-        jl.sparse_softmax_cross_entropy(np.moveaxis(z, -1, 0), labels, axis=0, **opts), rtol=1e-6, atol=1e-6)
+        jl.sparse_softmax_cross_entropy(np.moveaxis(z, -1, 0), labels, axis=0, **opts),
+        rtol=1e-6,
+        atol=1e-6,
+    )
     mask = rng.random((3, B, C)) > 0.4
     mask[np.arange(3)[:, None], np.arange(B)[None], labels] = True
-    np.testing.assert_allclose(jl.softmax_cross_entropy(z, y, where=mask, **opts),
-                               jl.sparse_softmax_cross_entropy(z, labels, where=mask, **opts),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        jl.softmax_cross_entropy(z, y, where=mask, **opts),
+        jl.sparse_softmax_cross_entropy(z, labels, where=mask, **opts),
+        rtol=1e-6,
+        atol=1e-6,
+    )
     g_dense = _grad(lambda a: jnp.sum(jaxloss.softmax_cross_entropy(a, y, **opts)))(z)
     g_sparse = _grad(lambda a: jnp.sum(jaxloss.sparse_softmax_cross_entropy(a, labels, **opts)))(z)
     np.testing.assert_allclose(g_dense, g_sparse, rtol=1e-5, atol=1e-6)
@@ -1147,51 +1293,56 @@ def test_dense_on_one_hot_equals_sparse():
 def test_focal_with_gamma_zero_is_cross_entropy():
     rng = _rng(51)
     z, y = _dense_in(rng, (B, C))
-    np.testing.assert_allclose(jl.softmax_focal_loss(z, y, gamma=0.0),
-                               jl.softmax_cross_entropy(z, y), rtol=1e-6)
-    np.testing.assert_allclose(jl.softmax_focal_loss(z, y, gamma=0.0, label_smoothing=0.3),
-                               jl.softmax_cross_entropy(z, y, label_smoothing=0.3), rtol=1e-6)
-    np.testing.assert_allclose(jl.softmax_focal_loss(z, y, gamma=0.0, alpha=0.4),
-                               0.4 * np.asarray(jl.softmax_cross_entropy(z, y)), rtol=1e-6)
+    np.testing.assert_allclose(jl.softmax_focal_loss(z, y, gamma=0.0), jl.softmax_cross_entropy(z, y), rtol=1e-6)
+    np.testing.assert_allclose(
+        jl.softmax_focal_loss(z, y, gamma=0.0, label_smoothing=0.3),
+        jl.softmax_cross_entropy(z, y, label_smoothing=0.3),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        jl.softmax_focal_loss(z, y, gamma=0.0, alpha=0.4), 0.4 * np.asarray(jl.softmax_cross_entropy(z, y)), rtol=1e-6
+    )
     g1 = _grad(lambda a: jnp.sum(jaxloss.softmax_focal_loss(a, y, gamma=0.0)))(z)
     g2 = _grad(lambda a: jnp.sum(jaxloss.softmax_cross_entropy(a, y)))(z)
     np.testing.assert_allclose(g1, g2, rtol=1e-5, atol=1e-7)
     yb = rng.random((B, C)).astype(np.float32)
-    np.testing.assert_allclose(jl.sigmoid_focal_loss(z, yb, gamma=0.0),
-                               jl.sigmoid_binary_cross_entropy(z, yb), rtol=1e-6)
-    np.testing.assert_allclose(jl.sigmoid_focal_loss(z, yb, gamma=0.0, label_smoothing=0.2),
-                               jl.sigmoid_binary_cross_entropy(z, yb, label_smoothing=0.2), rtol=1e-6)
+    np.testing.assert_allclose(
+        jl.sigmoid_focal_loss(z, yb, gamma=0.0), jl.sigmoid_binary_cross_entropy(z, yb), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        jl.sigmoid_focal_loss(z, yb, gamma=0.0, label_smoothing=0.2),
+        jl.sigmoid_binary_cross_entropy(z, yb, label_smoothing=0.2),
+        rtol=1e-6,
+    )
     g1 = _grad(lambda a: jnp.sum(jaxloss.sigmoid_focal_loss(a, yb, gamma=0.0)))(z)
     g2 = _grad(lambda a: jnp.sum(jaxloss.sigmoid_binary_cross_entropy(a, yb)))(z)
     np.testing.assert_allclose(g1, g2, rtol=1e-5, atol=1e-7)
     # poly1 with epsilon 0 is cross-entropy; weak CE without weights is CE of z + eps.
-    np.testing.assert_allclose(jl.poly1_cross_entropy(z, y, epsilon=0.0),
-                               jl.softmax_cross_entropy(z, y), rtol=1e-6)
-    np.testing.assert_allclose(jl.weak_cross_entropy_2d(z, y), jl.softmax_cross_entropy(z, y),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jl.poly1_cross_entropy(z, y, epsilon=0.0), jl.softmax_cross_entropy(z, y), rtol=1e-6)
+    np.testing.assert_allclose(jl.weak_cross_entropy_2d(z, y), jl.softmax_cross_entropy(z, y), rtol=1e-5, atol=1e-6)
 
 
 def test_probability_losses_agree_with_logit_losses_away_from_the_clip():
     rng = _rng(52)
     z, y = _logits(rng, (B, C), scale=1.5), _soft_labels(rng, (B, C))
     p = np.asarray(jax.nn.softmax(z, -1))
-    np.testing.assert_allclose(jl.categorical_cross_entropy(p, y), jl.softmax_cross_entropy(z, y),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jl.categorical_cross_entropy(p, y), jl.softmax_cross_entropy(z, y), rtol=1e-5, atol=1e-6)
     g_prob = _grad(lambda a: jnp.sum(jaxloss.categorical_cross_entropy(jax.nn.softmax(a, -1), y)))(z)
     g_logit = _grad(lambda a: jnp.sum(jaxloss.softmax_cross_entropy(a, y)))(z)
     np.testing.assert_allclose(g_prob, g_logit, rtol=1e-4, atol=1e-6)
     # Unnormalised probabilities are renormalised.
-    np.testing.assert_allclose(jl.categorical_cross_entropy(3.0 * p, y),
-                               jl.categorical_cross_entropy(p, y), rtol=1e-6)
+    np.testing.assert_allclose(jl.categorical_cross_entropy(3.0 * p, y), jl.categorical_cross_entropy(p, y), rtol=1e-6)
     yb = rng.random((B, C)).astype(np.float32)
     s = np.asarray(jax.nn.sigmoid(z))
-    np.testing.assert_allclose(jl.binary_cross_entropy(s, yb), jl.sigmoid_binary_cross_entropy(z, yb),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        jl.binary_cross_entropy(s, yb), jl.sigmoid_binary_cross_entropy(z, yb), rtol=1e-5, atol=1e-6
+    )
 
 
 # --------------------------------------------------------------------------
 # generalized cross-entropy and the focal cross-entropies from probabilities
 # --------------------------------------------------------------------------
+
 
 def _np_bfce(p, y, alpha=None, gamma=2.0, ls=0.0, eps=1e-7):
     p, y = np.float64(p), np.float64(y)
@@ -1231,9 +1382,9 @@ def test_gce_gradient_exact_and_finite_at_zero():
     y = jnp.array([0, 0, 2])
     g = jax.jit(jax.grad(lambda x: jnp.sum(jaxloss.generalized_cross_entropy(x, y, q=0.5))))(p)
     floor = np.sqrt(np.finfo(np.float32).tiny)
-    np.testing.assert_allclose(g[0, 0], -(floor ** -0.5), rtol=1e-5)
+    np.testing.assert_allclose(g[0, 0], -(floor**-0.5), rtol=1e-5)
     np.testing.assert_allclose(g[1, 0], -1.0, rtol=1e-6)
-    np.testing.assert_allclose(g[2, 2], -(0.6 ** -0.5), rtol=1e-6)
+    np.testing.assert_allclose(g[2, 2], -(0.6**-0.5), rtol=1e-6)
     assert np.all(np.asarray(g)[[0, 0, 1, 1, 2, 2], [1, 2, 1, 2, 0, 1]] == 0)
     for q in [1e-3, 0.5, 1.0]:
         f = lambda z, q=q: jaxloss.generalized_cross_entropy(z, y, q=q)  # noqa: E731
@@ -1301,8 +1452,11 @@ def test_new_probability_losses_16_bit(dtype):
     p, y = _new_probs(4)
     oh = np.eye(5, dtype=np.float32)[y]
     p16 = jnp.asarray(p, dtype)
-    for fn, lab in [(jaxloss.generalized_cross_entropy, y), (jaxloss.binary_focal_cross_entropy, oh),
-                    (jaxloss.categorical_focal_cross_entropy, oh)]:
+    for fn, lab in [
+        (jaxloss.generalized_cross_entropy, y),
+        (jaxloss.binary_focal_cross_entropy, oh),
+        (jaxloss.categorical_focal_cross_entropy, oh),
+    ]:
         out = fn(p16, lab)
         assert out.dtype == jnp.float32
         np.testing.assert_allclose(out, fn(p16.astype(jnp.float32), lab), rtol=1e-6)

@@ -300,8 +300,9 @@ def test_poisson_huge_rates_and_counts(log_input, full):
     np.testing.assert_allclose(f(x, t), expected, rtol=1e-5)
     for derivative in (jax.grad(f, argnums=(0, 1)), jax.jacfwd(f, argnums=(0, 1))):
         assert_all_finite(jax.jit(derivative)(x, t), "derivative")
-    np.testing.assert_allclose(jax.grad(f, argnums=1)(x, t),
-                               -1e30 if log_input else (0.5e-30 if full else -np.log(1e30)), rtol=1e-5)
+    np.testing.assert_allclose(
+        jax.grad(f, argnums=1)(x, t), -1e30 if log_input else (0.5e-30 if full else -np.log(1e30)), rtol=1e-5
+    )
     # Counts of 1e38 at a perfect fit: the NLL terms (t log t ~ 9e39) overflow
     # against each other, but with full=True the value is Stirling's 0.5 log(2 pi t).
     big = jnp.float32(1e38)

@@ -69,9 +69,23 @@ def make_inputs(n=N, d=D, v=V, *, seed=0, dtype=jnp.float32, ignored=(2, 7), sca
     return hidden, weight, bias, labels, cotangent
 
 
-def reference(hidden, weight, labels, *, bias=None, weights=None, class_weights=None, ignore_index=None,
-              label_smoothing=0.0, z_loss=0.0, logit_soft_cap=None, reduction="none", weight_layout="DV",
-              chunk_size=None, where=None):
+def reference(
+    hidden,
+    weight,
+    labels,
+    *,
+    bias=None,
+    weights=None,
+    class_weights=None,
+    ignore_index=None,
+    label_smoothing=0.0,
+    z_loss=0.0,
+    logit_soft_cap=None,
+    reduction="none",
+    weight_layout="DV",
+    chunk_size=None,
+    where=None,
+):
     """The unfused computation the fused loss must equal.
 
     ``reduce(losses, weights, where=labels != ignore_index)``, where the
@@ -91,8 +105,14 @@ def reference(hidden, weight, labels, *, bias=None, weights=None, class_weights=
     if logit_soft_cap is not None:
         logits = logit_soft_cap * jnp.tanh(logits / logit_soft_cap)
     losses = jaxloss.sparse_softmax_cross_entropy(
-        logits, labels, label_smoothing=label_smoothing, ignore_index=ignore_index, z_loss=z_loss, where=where,
-        class_weights=class_weights)
+        logits,
+        labels,
+        label_smoothing=label_smoothing,
+        ignore_index=ignore_index,
+        z_loss=z_loss,
+        where=where,
+        class_weights=class_weights,
+    )
     keep = jnp.ones(labels.shape, bool) if ignore_index is None else labels != ignore_index
     if reduction in ("none", "sum", "mean"):
         return jaxloss.reduce(losses, weights, reduction=reduction, where=keep)
@@ -119,16 +139,18 @@ def value_and_grads(fn, hidden, weight, bias, labels, cotangent, reduction, **op
 
 
 def assert_matches(hidden, weight, bias, labels, cotangent, reduction, *, rtol=2e-5, atol=2e-5, **options):
-    got, got_g = value_and_grads(jaxloss.fused_linear_cross_entropy, hidden, weight, bias, labels, cotangent,
-                                 reduction, **options)
+    got, got_g = value_and_grads(
+        jaxloss.fused_linear_cross_entropy, hidden, weight, bias, labels, cotangent, reduction, **options
+    )
     want, want_g = value_and_grads(reference, hidden, weight, bias, labels, cotangent, reduction, **options)
     assert got.dtype == want.dtype and got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg="value")
     for name, a, b, x in zip(("hidden", "weight", "bias"), got_g, want_g, (hidden, weight, bias), strict=True):
         assert a.dtype == x.dtype and a.shape == x.shape, name
         scale = float(jnp.max(jnp.abs(b.astype(jnp.float32)))) or 1.0
-        np.testing.assert_allclose(np.asarray(a, np.float32), np.asarray(b, np.float32), rtol=rtol,
-                                   atol=atol * scale, err_msg=f"d {name}")
+        np.testing.assert_allclose(
+            np.asarray(a, np.float32), np.asarray(b, np.float32), rtol=rtol, atol=atol * scale, err_msg=f"d {name}"
+        )
 
 
 # --------------------------------------------------------------------------
@@ -137,24 +159,37 @@ def assert_matches(hidden, weight, bias, labels, cotangent, reduction, *, rtol=2
 
 
 _UNFUSED_CASES = [("tokens", r, "all_options") for r in REDUCTIONS] + [
-    ("tokens", "none", "plain"), ("tokens", "weighted_mean", "ignore"),
+    ("tokens", "none", "plain"),
+    ("tokens", "weighted_mean", "ignore"),
     # The reductions are shared code: the vocabulary scheme needs "none" and one scalar.
-    ("vocab", "none", "all_options"), ("vocab", "sum_by_nonzero_weights", "all_options"), ("vocab", "mean", "plain")]
+    ("vocab", "none", "all_options"),
+    ("vocab", "sum_by_nonzero_weights", "all_options"),
+    ("vocab", "mean", "plain"),
+]
 _OPTION_SETS = {"plain": {}, "ignore": {"ignore_index": IGNORE}, "all_options": ALL_OPTIONS}
 
 
-@pytest.mark.parametrize("scheme, reduction, options", _UNFUSED_CASES, indirect=["scheme"],
-                         ids=["-".join(c) for c in _UNFUSED_CASES])
+@pytest.mark.parametrize(
+    "scheme, reduction, options", _UNFUSED_CASES, indirect=["scheme"], ids=["-".join(c) for c in _UNFUSED_CASES]
+)
 def test_matches_unfused(scheme, reduction, options):
     options = _OPTION_SETS[options]
     h, w, b, y, ct = make_inputs(ignored=(2, 7) if options else ())
     assert_matches(h, w, b, y, ct, reduction, chunk_size=4, **options)
 
 
-@pytest.mark.parametrize("scheme, chunk_size, reduction", [
-    ("tokens", 1, "none"), ("tokens", 5, "weighted_mean"), ("tokens", 13, "sum"), ("tokens", 64, "none"),
-    ("vocab", 1, "mean"), ("vocab", 5, "none")],
-    indirect=["scheme"])
+@pytest.mark.parametrize(
+    "scheme, chunk_size, reduction",
+    [
+        ("tokens", 1, "none"),
+        ("tokens", 5, "weighted_mean"),
+        ("tokens", 13, "sum"),
+        ("tokens", 64, "none"),
+        ("vocab", 1, "mean"),
+        ("vocab", 5, "none"),
+    ],
+    indirect=["scheme"],
+)
 def test_chunk_sizes(scheme, chunk_size, reduction):
     h, w, b, y, ct = make_inputs(seed=1)
     assert_matches(h, w, b, y, ct, reduction, chunk_size=chunk_size, **ALL_OPTIONS)
@@ -177,7 +212,8 @@ def test_without_bias_and_higher_rank_hidden():
     h, w, _, y, _ = make_inputs(n=12, seed=4, ignored=(0,))
     h3, y3 = h.reshape(3, 4, D), y.reshape(3, 4)
     got = jax.jit(jaxloss.fused_linear_cross_entropy, static_argnames=("chunk_size", "ignore_index"))(
-        h3, w, y3, chunk_size=5, ignore_index=IGNORE)
+        h3, w, y3, chunk_size=5, ignore_index=IGNORE
+    )
     assert got.shape == (3, 4)
     np.testing.assert_allclose(got, reference(h3, w, y3, ignore_index=IGNORE), rtol=2e-5, atol=2e-5)
     g = jax.jit(jax.grad(lambda h, w: jaxloss.fused_linear_cross_entropy(h, w, y3, reduction="mean"), (0, 1)))(h3, w)
@@ -188,8 +224,9 @@ def test_without_bias_and_higher_rank_hidden():
 
 def test_float64_is_exact():
     with jax.enable_x64(True):
-        h, w, b, y, ct = (x.astype(jnp.float64) if jnp.issubdtype(x.dtype, jnp.floating) else x
-                          for x in make_inputs(seed=5))
+        h, w, b, y, ct = (
+            x.astype(jnp.float64) if jnp.issubdtype(x.dtype, jnp.floating) else x for x in make_inputs(seed=5)
+        )
         assert_matches(h, w, b, y, ct, "none", rtol=1e-12, atol=1e-12, chunk_size=4, **ALL_OPTIONS)
 
 
@@ -233,8 +270,9 @@ def test_mixed_dtypes_promote():
 def test_everything_ignored_gives_zero(reduction):
     h, w, b, y, _ = make_inputs(seed=8)
     y = jnp.full_like(y, IGNORE)
-    f = lambda h, w, b: jnp.sum(jaxloss.fused_linear_cross_entropy(
-        h, w, y, bias=b, ignore_index=IGNORE, reduction=reduction, chunk_size=4))
+    f = lambda h, w, b: jnp.sum(
+        jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, ignore_index=IGNORE, reduction=reduction, chunk_size=4)
+    )
     value, grads = jax.jit(jax.value_and_grad(f, argnums=(0, 1, 2)))(h, w, b)
     assert float(value) == 0.0
     for g in grads:
@@ -261,8 +299,9 @@ def test_out_of_range_label_is_nan_without_gradient(scheme):
     assert np.all(np.isfinite(np.delete(np.asarray(losses), [3, 5])))
     np.testing.assert_allclose(losses, reference(h, w, y, bias=b), rtol=2e-5, atol=2e-5)
     # Like the core loss, the offending tokens get no gradient; the others do.
-    f = lambda fn: jax.jit(jax.grad(lambda h, w: jnp.sum(jnp.where(jnp.isnan(l := fn(h, w, y, bias=b)), 0.0, l)),
-                                    (0, 1)))(h, w)
+    f = lambda fn: jax.jit(
+        jax.grad(lambda h, w: jnp.sum(jnp.where(jnp.isnan(l := fn(h, w, y, bias=b)), 0.0, l)), (0, 1))
+    )(h, w)
     got, want = f(jaxloss.fused_linear_cross_entropy), f(reference)
     for a, e in zip(got, want, strict=True):
         np.testing.assert_allclose(a, e, rtol=2e-5, atol=2e-6)
@@ -278,10 +317,10 @@ def test_minus_inf_bias_is_a_padded_vocabulary(scheme, reduction):
     h, w, b, y, ct = make_inputs(seed=11, ignored=())
     b = b.at[jnp.array([0, 7, 18])].set(-jnp.inf)
     y = jnp.where((y == 0) | (y == 7) | (y == 18), 1, y)
-    got, got_g = value_and_grads(jaxloss.fused_linear_cross_entropy, h, w, b, y, ct, reduction,
-                                 label_smoothing=0.2, chunk_size=5)
-    want, want_g = value_and_grads(reference, h, w, b, y, ct, reduction, label_smoothing=0.2,
-                                   where=jnp.isfinite(b))
+    got, got_g = value_and_grads(
+        jaxloss.fused_linear_cross_entropy, h, w, b, y, ct, reduction, label_smoothing=0.2, chunk_size=5
+    )
+    want, want_g = value_and_grads(reference, h, w, b, y, ct, reduction, label_smoothing=0.2, where=jnp.isfinite(b))
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
     for a, e in zip(got_g[:2], want_g[:2], strict=True):
         np.testing.assert_allclose(a, e, rtol=2e-5, atol=2e-5)
@@ -290,8 +329,9 @@ def test_minus_inf_bias_is_a_padded_vocabulary(scheme, reduction):
 
 def test_huge_logits_are_finite(scheme):
     h, w, b, y, ct = make_inputs(seed=12, scale=1e4)
-    got, grads = value_and_grads(jaxloss.fused_linear_cross_entropy, h, w, b, y, ct, "mean", chunk_size=4,
-                                 ignore_index=IGNORE)
+    got, grads = value_and_grads(
+        jaxloss.fused_linear_cross_entropy, h, w, b, y, ct, "mean", chunk_size=4, ignore_index=IGNORE
+    )
     want, _ = value_and_grads(reference, h, w, b, y, ct, "mean", ignore_index=IGNORE)
     assert np.isfinite(got) and all(np.all(np.isfinite(np.asarray(g))) for g in grads)
     np.testing.assert_allclose(got, want, rtol=1e-5)
@@ -311,12 +351,18 @@ def make_weights(seed=20, n=N, v=V):
     return weights, class_weights
 
 
-_WEIGHT_CASES = [(s, r, o) for s in ("tokens", "vocab") for r in REDUCTIONS for o in ("plain", "all_options")
-                 if s == "tokens" or o == "all_options"]
+_WEIGHT_CASES = [
+    (s, r, o)
+    for s in ("tokens", "vocab")
+    for r in REDUCTIONS
+    for o in ("plain", "all_options")
+    if s == "tokens" or o == "all_options"
+]
 
 
-@pytest.mark.parametrize("scheme, reduction, options", _WEIGHT_CASES, indirect=["scheme"],
-                         ids=["-".join(c) for c in _WEIGHT_CASES])
+@pytest.mark.parametrize(
+    "scheme, reduction, options", _WEIGHT_CASES, indirect=["scheme"], ids=["-".join(c) for c in _WEIGHT_CASES]
+)
 def test_weights_and_class_weights_match_unfused(scheme, reduction, options):
     # 13 tokens in chunks of 4 (three loop steps and a tail), 19 classes.
     h, w, b, y, ct = make_inputs(seed=21)
@@ -336,8 +382,19 @@ def test_weights_tied_layout_and_higher_rank(reduction):
     h3, y3, ct3 = h.reshape(3, 4, D), y.reshape(3, 4), ct.reshape(3, 4)
     # Per-sequence weights [3, 1] broadcast to the labels [3, 4].
     seq_weights = weights[:3, None] + 0.5
-    assert_matches(h3, w.T, b, y3, ct3, reduction, chunk_size=5, weight_layout="VD", weights=seq_weights,
-                   class_weights=class_weights, **ALL_OPTIONS)
+    assert_matches(
+        h3,
+        w.T,
+        b,
+        y3,
+        ct3,
+        reduction,
+        chunk_size=5,
+        weight_layout="VD",
+        weights=seq_weights,
+        class_weights=class_weights,
+        **ALL_OPTIONS,
+    )
 
 
 def _torch_cross_entropy(logits, labels, class_weights, ignore_index, label_smoothing):
@@ -360,14 +417,24 @@ def test_weighted_mean_is_torch_weighted_mean():
     logits = h @ w + b[None, :]
     for a in (0.0, 0.2):
         want = _torch_cross_entropy(logits, y, class_weights, IGNORE, a)
-        got = jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, class_weights=class_weights, ignore_index=IGNORE,
-                                                 label_smoothing=a, reduction="weighted_mean", chunk_size=4)
+        got = jaxloss.fused_linear_cross_entropy(
+            h,
+            w,
+            y,
+            bias=b,
+            class_weights=class_weights,
+            ignore_index=IGNORE,
+            label_smoothing=a,
+            reduction="weighted_mean",
+            chunk_size=4,
+        )
         np.testing.assert_allclose(got, want, rtol=2e-6)
         # Without class weights torch's mean is our "mean" and our "weighted_mean".
         want = _torch_cross_entropy(logits, y, np.ones(V), IGNORE, a)
         for reduction in ("mean", "weighted_mean"):
-            got = jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, ignore_index=IGNORE, label_smoothing=a,
-                                                     reduction=reduction, chunk_size=4)
+            got = jaxloss.fused_linear_cross_entropy(
+                h, w, y, bias=b, ignore_index=IGNORE, label_smoothing=a, reduction=reduction, chunk_size=4
+            )
             np.testing.assert_allclose(got, want, rtol=2e-6)
 
 
@@ -388,7 +455,8 @@ def test_zero_denominator_gives_zero(reduction):
         cases.append(dict(class_weights=jnp.zeros(V)))
     for case in cases:
         f = lambda h, w, b, case=case: jaxloss.fused_linear_cross_entropy(
-            h, w, y, bias=b, reduction=reduction, chunk_size=4, **case)
+            h, w, y, bias=b, reduction=reduction, chunk_size=4, **case
+        )
         value, grads = jax.jit(jax.value_and_grad(f, argnums=(0, 1, 2)))(h, w, b)
         assert float(value) == 0.0, case
         for g in grads:
@@ -402,9 +470,20 @@ def test_gradient_reaches_the_token_weights(reduction):
 
     def grad_weights(fn):
         def scalar(t):
-            out = fn(h, w, y, bias=b, weights=t, class_weights=class_weights, ignore_index=IGNORE,
-                     reduction=reduction, chunk_size=4, label_smoothing=0.1)
+            out = fn(
+                h,
+                w,
+                y,
+                bias=b,
+                weights=t,
+                class_weights=class_weights,
+                ignore_index=IGNORE,
+                reduction=reduction,
+                chunk_size=4,
+                label_smoothing=0.1,
+            )
             return jnp.sum(out * ct) if reduction == "none" else out
+
         return jax.jit(jax.grad(scalar))(weights)
 
     got, want = grad_weights(jaxloss.fused_linear_cross_entropy), grad_weights(reference)
@@ -421,8 +500,9 @@ def test_zero_weight_drops_a_nan_loss():
     for reduction in ("none", "sum", "weighted_mean"):
         got = jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, weights=weights, reduction=reduction)
         assert np.all(np.isfinite(np.asarray(got))), reduction
-        np.testing.assert_allclose(got, reference(h, w, y, bias=b, weights=weights, reduction=reduction),
-                                   rtol=2e-5, atol=2e-6)
+        np.testing.assert_allclose(
+            got, reference(h, w, y, bias=b, weights=weights, reduction=reduction), rtol=2e-5, atol=2e-6
+        )
 
 
 # --------------------------------------------------------------------------
@@ -439,15 +519,36 @@ def test_narrow_integer_labels_equal_int32_labels(dtype, v):
     if jnp.issubdtype(dtype, jnp.signedinteger):
         y = y.at[0].set(IGNORE)
     for reduction in ("none", "mean"):
-        got, got_g = value_and_grads(jaxloss.fused_linear_cross_entropy, h, w, b, y.astype(dtype), ct, reduction,
-                                     chunk_size=4, ignore_index=IGNORE, label_smoothing=0.1)
-        want, want_g = value_and_grads(jaxloss.fused_linear_cross_entropy, h, w, b, y, ct, reduction,
-                                       chunk_size=4, ignore_index=IGNORE, label_smoothing=0.1)
+        got, got_g = value_and_grads(
+            jaxloss.fused_linear_cross_entropy,
+            h,
+            w,
+            b,
+            y.astype(dtype),
+            ct,
+            reduction,
+            chunk_size=4,
+            ignore_index=IGNORE,
+            label_smoothing=0.1,
+        )
+        want, want_g = value_and_grads(
+            jaxloss.fused_linear_cross_entropy,
+            h,
+            w,
+            b,
+            y,
+            ct,
+            reduction,
+            chunk_size=4,
+            ignore_index=IGNORE,
+            label_smoothing=0.1,
+        )
         np.testing.assert_array_equal(got, want)
         for a, e in zip(got_g, want_g, strict=True):
             np.testing.assert_array_equal(a, e)
-    np.testing.assert_allclose(got, reference(h, w, y, bias=b, ignore_index=IGNORE, label_smoothing=0.1,
-                                              reduction="mean"), rtol=2e-5)
+    np.testing.assert_allclose(
+        got, reference(h, w, y, bias=b, ignore_index=IGNORE, label_smoothing=0.1, reduction="mean"), rtol=2e-5
+    )
 
 
 def test_int8_labels_past_127_classes():
@@ -464,13 +565,15 @@ def test_uint8_label_156_is_not_ignore_index_minus_100():
     # 156 == -100 mod 256: a uint8 label 156 is a real class, never ignored.
     h, w, b, y, ct = make_inputs(v=200, seed=32, ignored=())
     y = y.at[1].set(156)
-    got = jaxloss.fused_linear_cross_entropy(h, w, y.astype(jnp.uint8), bias=b, ignore_index=IGNORE,
-                                             reduction="none", chunk_size=4)
+    got = jaxloss.fused_linear_cross_entropy(
+        h, w, y.astype(jnp.uint8), bias=b, ignore_index=IGNORE, reduction="none", chunk_size=4
+    )
     want = reference(h, w, y, bias=b, ignore_index=IGNORE)
     assert float(got[1]) > 0.0
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
-    mean = jaxloss.fused_linear_cross_entropy(h, w, y.astype(jnp.uint8), bias=b, ignore_index=IGNORE,
-                                              reduction="mean", chunk_size=4)
+    mean = jaxloss.fused_linear_cross_entropy(
+        h, w, y.astype(jnp.uint8), bias=b, ignore_index=IGNORE, reduction="mean", chunk_size=4
+    )
     np.testing.assert_allclose(mean, jnp.sum(want) / N, rtol=2e-6)
 
 
@@ -482,8 +585,12 @@ def test_uint8_label_156_is_not_ignore_index_minus_100():
 def test_eager_matches_jit():
     # The other tests run under jit; the same computation, op by op.
     h, w, b, y, ct = make_inputs(seed=13)
-    f = lambda h, w, b: jax.value_and_grad(lambda h, w, b: jnp.sum(ct * jaxloss.fused_linear_cross_entropy(
-        h, w, y, bias=b, chunk_size=4, ignore_index=IGNORE)), (0, 1, 2))(h, w, b)
+    f = lambda h, w, b: jax.value_and_grad(
+        lambda h, w, b: jnp.sum(
+            ct * jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, chunk_size=4, ignore_index=IGNORE)
+        ),
+        (0, 1, 2),
+    )(h, w, b)
     eager, jitted = f(h, w, b), jax.jit(f)(h, w, b)
     for a, e in zip(jax.tree_util.tree_leaves(jitted), jax.tree_util.tree_leaves(eager), strict=True):
         np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
@@ -502,15 +609,24 @@ def test_vmap_over_sequences():
     h, w, b, y, _ = make_inputs(n=12, seed=15)
     hb, yb = h.reshape(3, 4, D), y.reshape(3, 4)
     for reduction in ("none", "mean"):
-        fn = jax.jit(lambda h, y, r=reduction: jaxloss.fused_linear_cross_entropy(
-            h, w, y, bias=b, ignore_index=IGNORE, reduction=r, chunk_size=3))
+        fn = jax.jit(
+            lambda h, y, r=reduction: jaxloss.fused_linear_cross_entropy(
+                h, w, y, bias=b, ignore_index=IGNORE, reduction=r, chunk_size=3
+            )
+        )
         batched = jax.vmap(fn)(hb, yb)
         looped = jnp.stack([fn(hb[i], yb[i]) for i in range(3)])
         np.testing.assert_allclose(batched, looped, rtol=1e-6, atol=1e-6)
-        grad_w = jax.jit(lambda h, y, r=reduction: jax.grad(lambda w: jnp.sum(jaxloss.fused_linear_cross_entropy(
-            h, w, y, bias=b, ignore_index=IGNORE, reduction=r, chunk_size=3)))(w))
-        np.testing.assert_allclose(jax.vmap(grad_w)(hb, yb), jnp.stack([grad_w(hb[i], yb[i]) for i in range(3)]),
-                                   rtol=1e-5, atol=1e-6)
+        grad_w = jax.jit(
+            lambda h, y, r=reduction: jax.grad(
+                lambda w: jnp.sum(
+                    jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, ignore_index=IGNORE, reduction=r, chunk_size=3)
+                )
+            )(w)
+        )
+        np.testing.assert_allclose(
+            jax.vmap(grad_w)(hb, yb), jnp.stack([grad_w(hb[i], yb[i]) for i in range(3)]), rtol=1e-5, atol=1e-6
+        )
 
 
 def test_forward_mode_is_not_supported():
@@ -533,12 +649,16 @@ def _count_dots(jaxpr) -> int:
     return count
 
 
-@pytest.mark.parametrize("reduction, scheme, dots", [
-    ("mean", "tokens", 3),  # logits, d hidden, d weight in one pass; backward only scales
-    ("none", "tokens", 4),  # losses; then logits, d hidden, d weight recomputed in backward
-    ("mean", "vocab", 4),  # log-sum-exp pass; then logits, d hidden, d weight per vocabulary block
-    ("none", "vocab", 4),
-], indirect=["scheme"])
+@pytest.mark.parametrize(
+    "reduction, scheme, dots",
+    [
+        ("mean", "tokens", 3),  # logits, d hidden, d weight in one pass; backward only scales
+        ("none", "tokens", 4),  # losses; then logits, d hidden, d weight recomputed in backward
+        ("mean", "vocab", 4),  # log-sum-exp pass; then logits, d hidden, d weight per vocabulary block
+        ("none", "vocab", 4),
+    ],
+    indirect=["scheme"],
+)
 def test_matmul_count(reduction, scheme, dots):
     # One chunk that covers everything: each matmul appears exactly once in the program.
     h, w, b, y, _ = make_inputs(n=16, d=8, v=16, seed=17)
@@ -585,33 +705,37 @@ def _call(**overrides):
     return jax.jit(lambda: jaxloss.fused_linear_cross_entropy(hidden, weight, labels, **args))()
 
 
-@pytest.mark.parametrize("overrides, error, match", [
-    ({"hidden": jnp.ones((N, D), jnp.int32)}, TypeError, "`hidden`"),
-    ({"weight": jnp.ones((D, V), jnp.int32)}, TypeError, "`weight`"),
-    ({"labels": jnp.ones((N,), jnp.float32)}, TypeError, "`labels`"),
-    ({"hidden": jnp.float32(1.0)}, ValueError, "`hidden`"),
-    ({"weight": jnp.ones((D + 1, V))}, ValueError, "weight_layout='VD'"),
-    ({"weight": jnp.ones((D, V, 1))}, ValueError, "`weight` must be a 2-D"),
-    ({"weight": jnp.ones((D, V)), "weight_layout": "VD"}, ValueError, r"\[V, D\]"),
-    ({"weight": jnp.ones((D, 0))}, ValueError, "at least one class"),
-    ({"labels": jnp.zeros((N + 1,), jnp.int32)}, ValueError, "`labels`"),
-    ({"bias": jnp.ones((V + 1,))}, ValueError, "`bias`"),
-    ({"bias": jnp.ones((V,), jnp.int32)}, TypeError, "`bias`"),
-    ({"chunk_size": 0}, ValueError, "`chunk_size`"),
-    ({"chunk_size": 2.5}, TypeError, "`chunk_size`"),
-    ({"chunk_size": True}, TypeError, "`chunk_size`"),
-    ({"ignore_index": 1.5}, TypeError, "`ignore_index`"),
-    ({"label_smoothing": 1.5}, ValueError, "`label_smoothing`"),
-    ({"label_smoothing": jnp.ones(2) * 0.1}, ValueError, "`label_smoothing`"),
-    ({"z_loss": -1.0}, ValueError, "`z_loss`"),
-    ({"logit_soft_cap": 0.0}, ValueError, "`logit_soft_cap`"),
-    ({"reduction": "avg"}, ValueError, "`reduction`"),
-    ({"weight_layout": "XY"}, ValueError, "`weight_layout`"),
-    ({"weights": jnp.ones((N, 2))}, ValueError, "`weights`"),
-    ({"weights": jnp.ones((N,), jnp.complex64)}, TypeError, "`weights`"),
-    ({"class_weights": jnp.ones((V + 1,))}, ValueError, "`class_weights`"),
-    ({"class_weights": -jnp.ones((V,))}, ValueError, "`class_weights`"),
-], ids=lambda x: x if isinstance(x, str) else None)
+@pytest.mark.parametrize(
+    "overrides, error, match",
+    [
+        ({"hidden": jnp.ones((N, D), jnp.int32)}, TypeError, "`hidden`"),
+        ({"weight": jnp.ones((D, V), jnp.int32)}, TypeError, "`weight`"),
+        ({"labels": jnp.ones((N,), jnp.float32)}, TypeError, "`labels`"),
+        ({"hidden": jnp.float32(1.0)}, ValueError, "`hidden`"),
+        ({"weight": jnp.ones((D + 1, V))}, ValueError, "weight_layout='VD'"),
+        ({"weight": jnp.ones((D, V, 1))}, ValueError, "`weight` must be a 2-D"),
+        ({"weight": jnp.ones((D, V)), "weight_layout": "VD"}, ValueError, r"\[V, D\]"),
+        ({"weight": jnp.ones((D, 0))}, ValueError, "at least one class"),
+        ({"labels": jnp.zeros((N + 1,), jnp.int32)}, ValueError, "`labels`"),
+        ({"bias": jnp.ones((V + 1,))}, ValueError, "`bias`"),
+        ({"bias": jnp.ones((V,), jnp.int32)}, TypeError, "`bias`"),
+        ({"chunk_size": 0}, ValueError, "`chunk_size`"),
+        ({"chunk_size": 2.5}, TypeError, "`chunk_size`"),
+        ({"chunk_size": True}, TypeError, "`chunk_size`"),
+        ({"ignore_index": 1.5}, TypeError, "`ignore_index`"),
+        ({"label_smoothing": 1.5}, ValueError, "`label_smoothing`"),
+        ({"label_smoothing": jnp.ones(2) * 0.1}, ValueError, "`label_smoothing`"),
+        ({"z_loss": -1.0}, ValueError, "`z_loss`"),
+        ({"logit_soft_cap": 0.0}, ValueError, "`logit_soft_cap`"),
+        ({"reduction": "avg"}, ValueError, "`reduction`"),
+        ({"weight_layout": "XY"}, ValueError, "`weight_layout`"),
+        ({"weights": jnp.ones((N, 2))}, ValueError, "`weights`"),
+        ({"weights": jnp.ones((N,), jnp.complex64)}, TypeError, "`weights`"),
+        ({"class_weights": jnp.ones((V + 1,))}, ValueError, "`class_weights`"),
+        ({"class_weights": -jnp.ones((V,))}, ValueError, "`class_weights`"),
+    ],
+    ids=lambda x: x if isinstance(x, str) else None,
+)
 def test_argument_errors(overrides, error, match):
     with pytest.raises(error, match=match):
         _call(**overrides)

@@ -78,8 +78,20 @@ def test_equals_materialised(config, layout):
     old32 = jnp.asarray(old, jnp.float32)
 
     def got_fn(h, w, b):
-        return jaxloss.fused_linear_grpo(h, w, labels, old32, adv, where=mask, ref_log_probs=ref, bias=b,
-                                         temperature=temperature, chunk_size=CHUNK, weight_layout=layout, **config)
+        return jaxloss.fused_linear_grpo(
+            h,
+            w,
+            labels,
+            old32,
+            adv,
+            where=mask,
+            ref_log_probs=ref,
+            bias=b,
+            temperature=temperature,
+            chunk_size=CHUNK,
+            weight_layout=layout,
+            **config,
+        )
 
     got = jax.jit(jax.value_and_grad(got_fn, argnums=(0, 1, 2)))(hidden, weight, bias)
     for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
@@ -111,8 +123,9 @@ def test_masked_tokens_hold_garbage():
     dirty_old = jnp.where(mask, old, jnp.nan)
 
     def fn(h, w, b, y, o):
-        return jaxloss.fused_linear_grpo(h, w, y, o, adv, where=mask, bias=b, chunk_size=CHUNK, beta=0.04,
-                                         ref_log_probs=ref)
+        return jaxloss.fused_linear_grpo(
+            h, w, y, o, adv, where=mask, bias=b, chunk_size=CHUNK, beta=0.04, ref_log_probs=ref
+        )
 
     grad = jax.value_and_grad(fn, argnums=(0, 1, 2))
     clean = grad(hidden, weight, bias, labels, old)
@@ -127,20 +140,23 @@ def test_masked_tokens_hold_garbage():
 def test_single_sequence_is_a_batch_of_one():
     hidden, weight, _, labels, mask, adv, ref, _ = _inputs(3)
     one = jaxloss.fused_linear_grpo(hidden[1], weight, labels[1], ref[1], adv[1], where=mask[1], chunk_size=CHUNK)
-    batch = jaxloss.fused_linear_grpo(hidden[1:2], weight, labels[1:2], ref[1:2], adv[1:2], where=mask[1:2],
-                                      chunk_size=CHUNK)
+    batch = jaxloss.fused_linear_grpo(
+        hidden[1:2], weight, labels[1:2], ref[1:2], adv[1:2], where=mask[1:2], chunk_size=CHUNK
+    )
     np.testing.assert_allclose(one, batch, rtol=1e-6)
     per_token = jnp.full((T,), adv[1])
     np.testing.assert_allclose(
-        jaxloss.fused_linear_grpo(hidden[1], weight, labels[1], ref[1], per_token, where=mask[1]), one, rtol=1e-6)
+        jaxloss.fused_linear_grpo(hidden[1], weight, labels[1], ref[1], per_token, where=mask[1]), one, rtol=1e-6
+    )
 
 
 def test_bfloat16_inputs():
     hidden, weight, bias, labels, mask, adv, ref, _ = _inputs(4)
     h16, w16 = hidden.astype(jnp.bfloat16), weight.astype(jnp.bfloat16)
     got = jaxloss.fused_linear_grpo(h16, w16, labels, ref, adv, where=mask)
-    want = jaxloss.grpo(_materialised_log_probs(h16.astype(jnp.float32), w16.astype(jnp.float32), 0.0, labels),
-                        ref, adv, where=mask)
+    want = jaxloss.grpo(
+        _materialised_log_probs(h16.astype(jnp.float32), w16.astype(jnp.float32), 0.0, labels), ref, adv, where=mask
+    )
     assert got.dtype == jnp.float32
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     dw = jax.grad(jaxloss.fused_linear_grpo, argnums=1)(h16, w16, labels, ref, adv, where=mask)
@@ -164,8 +180,13 @@ def test_errors():
 def test_temp_memory_is_a_fraction_of_the_materialised():
     b, t, d, v = 4, 512, 256, 32768
     ks = jax.random.split(jax.random.key(0), 4)
-    args = (jax.random.normal(ks[0], (b, t, d)), jax.random.normal(ks[1], (d, v)) / 16,
-            jax.random.randint(ks[2], (b, t), 0, v), jnp.full((b, t), -10.0), jax.random.normal(ks[3], (b,)))
+    args = (
+        jax.random.normal(ks[0], (b, t, d)),
+        jax.random.normal(ks[1], (d, v)) / 16,
+        jax.random.randint(ks[2], (b, t), 0, v),
+        jnp.full((b, t), -10.0),
+        jax.random.normal(ks[3], (b,)),
+    )
 
     def fused(h, w, y, old, adv):
         return jaxloss.fused_linear_grpo(h, w, y, old, adv)
@@ -231,8 +252,14 @@ def _main(case: str) -> None:
         mesh = Mesh(np.array(devices).reshape(2, 4), ("data", "model"))
         for w_spec in (P(), P(None, "model")):  # data parallel; data and vocabulary parallel
             put = lambda x, *s: jax.device_put(x, NamedSharding(mesh, P(*s)))  # noqa: E731
-            args = (put(hidden, "data"), jax.device_put(weight, NamedSharding(mesh, w_spec)), put(labels, "data"),
-                    put(mask, "data"), put(adv, "data"), put(old, "data"))
+            args = (
+                put(hidden, "data"),
+                jax.device_put(weight, NamedSharding(mesh, w_spec)),
+                put(labels, "data"),
+                put(mask, "data"),
+                put(adv, "data"),
+                put(old, "data"),
+            )
             got = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(*args)
             _close(got, want, f"named_sharding {w_spec}")
     elif case == "user_shard_map":
@@ -246,13 +273,16 @@ def _main(case: str) -> None:
         outer = jax.shard_map(local, mesh=mesh, in_specs=specs, out_specs=P())  # check_vma=True
         got = jax.jit(jax.value_and_grad(outer, argnums=(0, 1)))(hidden, weight, labels, mask, adv, old)
         _close(got, want, "user_shard_map grad outside")
-        inner = jax.shard_map(lambda *a: jax.value_and_grad(local, argnums=(0, 1))(*a), mesh=mesh,
-                              in_specs=specs, out_specs=(P(), (P("data"), P())))
+        inner = jax.shard_map(
+            lambda *a: jax.value_and_grad(local, argnums=(0, 1))(*a),
+            mesh=mesh,
+            in_specs=specs,
+            out_specs=(P(), (P("data"), P())),
+        )
         got = jax.jit(inner)(hidden, weight, labels, mask, adv, old)
         _close(got, want, "user_shard_map grad inside")
     elif case == "checkpoint_scan_vmap":
-        got = jax.jit(jax.value_and_grad(jax.checkpoint(loss), argnums=(0, 1)))(hidden, weight, labels, mask, adv,
-                                                                                   old)
+        got = jax.jit(jax.value_and_grad(jax.checkpoint(loss), argnums=(0, 1)))(hidden, weight, labels, mask, adv, old)
         _close(got, want, "checkpoint")
 
         # Gradient accumulation over 4 micro-batches of 2 sequences (dapo with the global count: a sum).
@@ -261,8 +291,14 @@ def _main(case: str) -> None:
             return (carry[0] + value, carry[1] + dw), None
 
         split = lambda x: x.reshape(4, 2, *x.shape[1:])  # noqa: E731
-        batches = (split(hidden), jnp.broadcast_to(weight, (4, D, V)), split(labels), split(mask), split(adv),
-                   split(old))
+        batches = (
+            split(hidden),
+            jnp.broadcast_to(weight, (4, D, V)),
+            split(labels),
+            split(mask),
+            split(adv),
+            split(old),
+        )
         (value, dw), _ = lax.scan(micro, (jnp.zeros(()), jnp.zeros_like(weight)), batches)
         _close((value, dw), (want[0], want[1][1]), "scan accumulation")
 

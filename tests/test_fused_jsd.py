@@ -56,18 +56,37 @@ def optimized():
 def make_inputs(n=N, ds=DS, dt=DT, v=V, *, seed=0, dtype=jnp.float32):
     """``(student, teacher, cts)``: ``(hidden, weight [D, V], bias)`` for each head, and two cotangents."""
     k = jax.random.split(jax.random.key(seed), 8)
-    student = (jax.random.normal(k[0], (n, ds)), jax.random.normal(k[1], (ds, v)) * (2.0 / np.sqrt(ds)),
-               0.5 * jax.random.normal(k[2], (v,)))
-    teacher = (jax.random.normal(k[3], (n, dt)), jax.random.normal(k[4], (dt, v)) * (2.0 / np.sqrt(dt)),
-               0.5 * jax.random.normal(k[5], (v,)))
+    student = (
+        jax.random.normal(k[0], (n, ds)),
+        jax.random.normal(k[1], (ds, v)) * (2.0 / np.sqrt(ds)),
+        0.5 * jax.random.normal(k[2], (v,)),
+    )
+    teacher = (
+        jax.random.normal(k[3], (n, dt)),
+        jax.random.normal(k[4], (dt, v)) * (2.0 / np.sqrt(dt)),
+        0.5 * jax.random.normal(k[5], (v,)),
+    )
     cts = (jax.random.normal(k[6], (n,)), jax.random.normal(k[7], (n,)))
     cast = lambda xs: tuple(x.astype(dtype) for x in xs)  # noqa: E731
     return cast(student), cast(teacher), cts
 
 
-def materialised(hs, ws, ht, wt, *, student_bias=None, teacher_bias=None, beta=0.5, temperature=1.0,
-                 student_logit_soft_cap=None, teacher_logit_soft_cap=None, return_entropy=False,
-                 weight_layout="DV", chunk_size=None):
+def materialised(
+    hs,
+    ws,
+    ht,
+    wt,
+    *,
+    student_bias=None,
+    teacher_bias=None,
+    beta=0.5,
+    temperature=1.0,
+    student_logit_soft_cap=None,
+    teacher_logit_soft_cap=None,
+    return_entropy=False,
+    weight_layout="DV",
+    chunk_size=None,
+):
     """The computation the fused heads must equal, holding every ``[tokens, V]`` logit of both."""
     del chunk_size
 
@@ -124,8 +143,13 @@ def float64_value_and_vjp(student, teacher, cts, **options):
     """The materialised computation in float64 (on the same float32-representable inputs), as numpy."""
     with jax.enable_x64(True):
         f64 = lambda x: None if x is None else jnp.asarray(np.asarray(x, np.float64))  # noqa: E731
-        out = _value_and_vjp(materialised, tuple(map(f64, student)), tuple(map(f64, teacher)),
-                             jax.tree_util.tree_map(f64, _cts(cts, options)), options)
+        out = _value_and_vjp(
+            materialised,
+            tuple(map(f64, student)),
+            tuple(map(f64, teacher)),
+            jax.tree_util.tree_map(f64, _cts(cts, options)),
+            options,
+        )
         return jax.tree_util.tree_map(np.asarray, out)
 
 
@@ -195,14 +219,25 @@ for _beta in (0.0, 0.3, 0.5, 1.0):
 _CASES += [(0.5, "DV", 0.05, CAPS, "both", False, 64), (1.0, "VD", 0.05, {}, "both", False, 23)]
 
 
-@pytest.mark.parametrize("beta, layout, temperature, caps, biases, entropy, chunk", _CASES,
-                         ids=[f"beta={c[0]}-{c[1]}-T={c[2]}-caps={len(c[3])}-bias={c[4]}-entropy={c[5]}-chunk={c[6]}"
-                              for c in _CASES])
+@pytest.mark.parametrize(
+    "beta, layout, temperature, caps, biases, entropy, chunk",
+    _CASES,
+    ids=[f"beta={c[0]}-{c[1]}-T={c[2]}-caps={len(c[3])}-bias={c[4]}-entropy={c[5]}-chunk={c[6]}" for c in _CASES],
+)
 def test_matches_float64_materialised(beta, layout, temperature, caps, biases, entropy, chunk):
     student, teacher, cts = make_inputs(seed=1)
     student, teacher = _layout(*_biases(student, teacher, biases), layout)
-    check_against_float64(student, teacher, cts, beta=beta, temperature=temperature, return_entropy=entropy,
-                          chunk_size=chunk, weight_layout=layout, **caps)
+    check_against_float64(
+        student,
+        teacher,
+        cts,
+        beta=beta,
+        temperature=temperature,
+        return_entropy=entropy,
+        chunk_size=chunk,
+        weight_layout=layout,
+        **caps,
+    )
 
 
 def test_temperature_005_with_soft_caps_and_entropy():
@@ -211,16 +246,30 @@ def test_temperature_005_with_soft_caps_and_entropy():
     # a digit (the float32 materialised computation is ~9e-6 of the largest
     # gradient off here too).
     student, teacher, cts = make_inputs(seed=2)
-    check_against_float64(student, teacher, cts, beta=0.5, temperature=0.05, return_entropy=True, chunk_size=5,
-                          rtol=1e-5, atol=2e-5, **CAPS)
+    check_against_float64(
+        student,
+        teacher,
+        cts,
+        beta=0.5,
+        temperature=0.05,
+        return_entropy=True,
+        chunk_size=5,
+        rtol=1e-5,
+        atol=2e-5,
+        **CAPS,
+    )
 
 
 def test_same_head_gives_zero():
     # Student == teacher: every divergence is 0 (to rounding) and so is its gradient.
     (hs, ws, bs), _, (ct, _) = make_inputs(seed=3)
     for beta in (0.0, 0.5, 1.0):
-        f = lambda h, w, b, beta=beta: jnp.sum(ct * jaxloss.fused_linear_jsd(  # noqa: E731
-            h, w, h, w, student_bias=b, teacher_bias=b, beta=beta, temperature=0.7, chunk_size=5))
+        f = lambda h, w, b, beta=beta: jnp.sum(
+            ct
+            * jaxloss.fused_linear_jsd(  # noqa: E731
+                h, w, h, w, student_bias=b, teacher_bias=b, beta=beta, temperature=0.7, chunk_size=5
+            )
+        )
         value, grads = jax.jit(jax.value_and_grad(f, argnums=(0, 1, 2)))(hs, ws, bs)
         assert abs(float(value)) < 1e-5
         for g in grads:
@@ -233,11 +282,15 @@ def test_beta_endpoints_by_hand():
     zs, zt = np.array([2.0, 0.0, -1.0]), np.array([0.5, 1.0, -2.0])
     p, q = np.exp(zs) / np.sum(np.exp(zs)), np.exp(zt) / np.sum(np.exp(zt))
     m = 0.7 * p + 0.3 * q
-    want = {0.0: np.sum(q * np.log(q / p)), 1.0: np.sum(p * np.log(p / q)),
-            0.3: 0.3 * np.sum(q * np.log(q / m)) + 0.7 * np.sum(p * np.log(p / m))}
+    want = {
+        0.0: np.sum(q * np.log(q / p)),
+        1.0: np.sum(p * np.log(p / q)),
+        0.3: 0.3 * np.sum(q * np.log(q / m)) + 0.7 * np.sum(p * np.log(p / m)),
+    }
     for beta, value in want.items():
-        got = jaxloss.fused_linear_jsd(h, jnp.asarray(zs[None], jnp.float32), h, jnp.asarray(zt[None], jnp.float32),
-                                       beta=beta)
+        got = jaxloss.fused_linear_jsd(
+            h, jnp.asarray(zs[None], jnp.float32), h, jnp.asarray(zt[None], jnp.float32), beta=beta
+        )
         np.testing.assert_allclose(got, [value], rtol=1e-6)
 
 
@@ -245,8 +298,16 @@ def test_higher_rank_hidden():
     student, teacher, cts = make_inputs(n=24, seed=4)
     shape = (3, 8)
     rs = lambda xs: (xs[0].reshape(*shape, -1), *xs[1:])  # noqa: E731
-    got, _ = check_against_float64(rs(student), rs(teacher), tuple(c.reshape(shape) for c in cts), beta=0.5,
-                                   temperature=0.7, return_entropy=True, chunk_size=5, **CAPS)
+    got, _ = check_against_float64(
+        rs(student),
+        rs(teacher),
+        tuple(c.reshape(shape) for c in cts),
+        beta=0.5,
+        temperature=0.7,
+        return_entropy=True,
+        chunk_size=5,
+        **CAPS,
+    )
     assert got[0][0].shape == shape
 
 
@@ -283,11 +344,14 @@ def test_minus_inf_in_one_head_only():
     # teacher puts no mass there).
     student, teacher, cts = make_inputs(seed=6)
     (hs, ws, bs), (ht, wt, bt) = student, teacher
-    for what, s_bias, t_bias, betas in (("student", bs.at[3].set(-jnp.inf), bt, (0.3, 0.5)),
-                                        ("teacher", bs, bt.at[3].set(-jnp.inf), (0.0, 0.5))):
+    for what, s_bias, t_bias, betas in (
+        ("student", bs.at[3].set(-jnp.inf), bt, (0.3, 0.5)),
+        ("teacher", bs, bt.at[3].set(-jnp.inf), (0.0, 0.5)),
+    ):
         for beta in betas:
-            got, _ = check_against_float64((hs, ws, s_bias), (ht, wt, t_bias), cts, beta=beta, temperature=0.7,
-                                           return_entropy=True, chunk_size=5)
+            got, _ = check_against_float64(
+                (hs, ws, s_bias), (ht, wt, t_bias), cts, beta=beta, temperature=0.7, return_entropy=True, chunk_size=5
+            )
             for leaf in jax.tree_util.tree_leaves(got):
                 assert np.all(np.isfinite(np.asarray(leaf))), (what, beta)
     # Where the student gives a class 0 that the teacher does not, KL(q || p) is inf, as it is mathematically.
@@ -307,8 +371,18 @@ def test_masked_token_with_nan_hidden_contributes_nothing():
     hs_nan, ht_nan = hs.at[masked].set(jnp.nan), ht.at[masked].set(jnp.nan)
 
     def loss(hs, ws, bs, ht, mask):
-        d, ent = jaxloss.fused_linear_jsd(hs, ws, ht, wt, student_bias=bs, teacher_bias=bt, beta=0.5,
-                                          return_entropy=True, chunk_size=5, temperature=0.7)
+        d, ent = jaxloss.fused_linear_jsd(
+            hs,
+            ws,
+            ht,
+            wt,
+            student_bias=bs,
+            teacher_bias=bt,
+            beta=0.5,
+            return_entropy=True,
+            chunk_size=5,
+            temperature=0.7,
+        )
         return jaxloss.reduce(d, where=mask, reduction="mean") + 0.1 * jaxloss.reduce(ent, where=mask)
 
     value, grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))(hs_nan, ws, bs, ht_nan, jnp.asarray(mask))
@@ -316,7 +390,8 @@ def test_masked_token_with_nan_hidden_contributes_nothing():
     assert np.all(np.isnan(np.asarray(d)[masked])) and np.all(np.isfinite(np.delete(np.asarray(d), masked)))
     kept = np.flatnonzero(mask)
     want_value, want_grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))(
-        hs[kept], ws, bs, ht[kept], jnp.ones(kept.size, bool))
+        hs[kept], ws, bs, ht[kept], jnp.ones(kept.size, bool)
+    )
     for g in grads:
         assert np.all(np.isfinite(np.asarray(g)))
     assert not np.any(np.asarray(grads[0])[masked])
@@ -373,8 +448,9 @@ _OPTS = dict(beta=0.5, temperature=0.7, chunk_size=3, **CAPS)
 
 def _objective(ht, wt, bt, ct, ce, **options):
     def f(hs, ws, bs):
-        d, ent = jaxloss.fused_linear_jsd(hs, ws, ht, wt, student_bias=bs, teacher_bias=bt, return_entropy=True,
-                                          **options)
+        d, ent = jaxloss.fused_linear_jsd(
+            hs, ws, ht, wt, student_bias=bs, teacher_bias=bt, return_entropy=True, **options
+        )
         return jnp.sum(d * ct) + jnp.sum(ent * ce)
 
     return f
@@ -389,8 +465,16 @@ def test_jit_matches_eager():
 def test_vmap_over_a_batch_axis():
     (hs, ws, bs), (ht, wt, bt), (ct, ce) = make_inputs(n=24, seed=11)
     rows = lambda x: x.reshape(3, 8, *x.shape[1:])  # noqa: E731
-    fn = lambda hs, ht: jaxloss.fused_linear_jsd(hs, ws, ht, wt, student_bias=bs, teacher_bias=bt,  # noqa: E731
-                                                  return_entropy=True, **_OPTS)
+    fn = lambda hs, ht: jaxloss.fused_linear_jsd(
+        hs,
+        ws,
+        ht,
+        wt,
+        student_bias=bs,
+        teacher_bias=bt,  # noqa: E731
+        return_entropy=True,
+        **_OPTS,
+    )
     batched = jax.jit(jax.vmap(fn))(rows(hs), rows(ht))
     whole = jax.jit(fn)(rows(hs), rows(ht))  # the [3, 8, D] call itself
     looped = tuple(jnp.stack(x) for x in zip(*[fn(rows(hs)[i], rows(ht)[i]) for i in range(3)], strict=True))
@@ -419,13 +503,20 @@ def test_forward_mode_is_not_supported():
 def test_temporary_memory_is_a_tenth_of_the_materialised(optimized):
     n, d, v = 2048, 256, 32768
     spec = jax.ShapeDtypeStruct
-    args = (spec((n, d), jnp.float32), spec((d, v), jnp.float32), spec((v,), jnp.float32),
-            spec((n, d), jnp.float32), spec((d, v), jnp.float32), spec((v,), jnp.float32))
+    args = (
+        spec((n, d), jnp.float32),
+        spec((d, v), jnp.float32),
+        spec((v,), jnp.float32),
+        spec((n, d), jnp.float32),
+        spec((d, v), jnp.float32),
+        spec((v,), jnp.float32),
+    )
 
     def objective(fn):
         def f(hs, ws, bs, ht, wt, bt):
-            dd, ent = fn(hs, ws, ht, wt, student_bias=bs, teacher_bias=bt, beta=0.5, return_entropy=True,
-                         temperature=0.7, **CAPS)
+            dd, ent = fn(
+                hs, ws, ht, wt, student_bias=bs, teacher_bias=bt, beta=0.5, return_entropy=True, temperature=0.7, **CAPS
+            )
             return jnp.sum(dd) + jnp.sum(ent)
 
         return f
@@ -451,19 +542,23 @@ def _call(student=None, teacher=None, **options):
     return jaxloss.fused_linear_jsd(hs, ws, ht, wt, student_bias=bs, teacher_bias=bt, **options)
 
 
-@pytest.mark.parametrize("options, error, match", [
-    ({"beta": -0.1}, ValueError, "`beta`"),
-    ({"beta": 1.5}, ValueError, "`beta`"),
-    ({"beta": np.array([0.5, 0.5])}, ValueError, "`beta`"),
-    ({"temperature": 0.0}, ValueError, "`temperature`"),
-    ({"temperature": -1.0}, ValueError, "`temperature`"),
-    ({"student_logit_soft_cap": 0.0}, ValueError, "`student_logit_soft_cap`"),
-    ({"teacher_logit_soft_cap": -1.0}, ValueError, "`teacher_logit_soft_cap`"),
-    ({"return_entropy": 1}, TypeError, "`return_entropy`"),
-    ({"chunk_size": 0}, ValueError, "`chunk_size`"),
-    ({"chunk_size": 2.5}, TypeError, "`chunk_size`"),
-    ({"weight_layout": "XY"}, ValueError, "`weight_layout`"),
-], ids=lambda x: x if isinstance(x, str) else None)
+@pytest.mark.parametrize(
+    "options, error, match",
+    [
+        ({"beta": -0.1}, ValueError, "`beta`"),
+        ({"beta": 1.5}, ValueError, "`beta`"),
+        ({"beta": np.array([0.5, 0.5])}, ValueError, "`beta`"),
+        ({"temperature": 0.0}, ValueError, "`temperature`"),
+        ({"temperature": -1.0}, ValueError, "`temperature`"),
+        ({"student_logit_soft_cap": 0.0}, ValueError, "`student_logit_soft_cap`"),
+        ({"teacher_logit_soft_cap": -1.0}, ValueError, "`teacher_logit_soft_cap`"),
+        ({"return_entropy": 1}, TypeError, "`return_entropy`"),
+        ({"chunk_size": 0}, ValueError, "`chunk_size`"),
+        ({"chunk_size": 2.5}, TypeError, "`chunk_size`"),
+        ({"weight_layout": "XY"}, ValueError, "`weight_layout`"),
+    ],
+    ids=lambda x: x if isinstance(x, str) else None,
+)
 def test_option_errors(options, error, match):
     with pytest.raises(error, match=match):
         _call(**options)
@@ -546,9 +641,11 @@ def _p_named_sharding(devices):
 
     from tests.test_sharding import _assert_close
 
-    meshes = [("data parallel", Mesh(devices, ("data",)), "data", None),
-              ("vocabulary parallel", Mesh(devices, ("model",)), None, "model"),
-              ("2-D", Mesh(devices.reshape(2, 4), ("data", "model")), "data", "model")]
+    meshes = [
+        ("data parallel", Mesh(devices, ("data",)), "data", None),
+        ("vocabulary parallel", Mesh(devices, ("model",)), None, "model"),
+        ("2-D", Mesh(devices.reshape(2, 4), ("data", "model")), "data", "model"),
+    ]
     for what, mesh, tok, voc in meshes:
         for layout in ("DV", "VD"):
             (hs, ws, bs), (ht, wt, bt), (_, ce), mask = _p_data()
@@ -556,8 +653,16 @@ def _p_named_sharding(devices):
                 ws, wt = ws.T, wt.T
             put = lambda x, *spec, mesh=mesh: jax.device_put(x, NamedSharding(mesh, P(*spec)))  # noqa: E731
             w_spec = (None, voc) if layout == "DV" else (voc, None)
-            args = (put(hs, tok, None), put(ws, *w_spec), put(bs, voc), put(ht, tok, None), put(wt, *w_spec),
-                    put(bt, voc), put(mask, tok), put(ce, tok))
+            args = (
+                put(hs, tok, None),
+                put(ws, *w_spec),
+                put(bs, voc),
+                put(ht, tok, None),
+                put(wt, *w_spec),
+                put(bt, voc),
+                put(mask, tok),
+                put(ce, tok),
+            )
             loss, _ = _p_loss(layout=layout)
             got = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))(*args)
             _assert_close(got, _p_want(layout), f"named sharding {what} {layout}")
@@ -588,8 +693,12 @@ def _p_shard_map_checkpoint_scan(devices):
 
     outer = jax.shard_map(local, mesh=mesh, in_specs=specs, out_specs=P())
     _assert_close(jax.jit(jax.value_and_grad(outer, argnums=(0, 1, 2)))(*args), want, "shard_map, grad outside")
-    inner = jax.shard_map(lambda *a: jax.value_and_grad(local, argnums=(0, 1, 2))(*a), mesh=mesh, in_specs=specs,
-                          out_specs=(P(), (P("data"), P(), P())))
+    inner = jax.shard_map(
+        lambda *a: jax.value_and_grad(local, argnums=(0, 1, 2))(*a),
+        mesh=mesh,
+        in_specs=specs,
+        out_specs=(P(), (P("data"), P(), P())),
+    )
     _assert_close(jax.jit(inner)(*args), want, "shard_map, grad inside")
 
     # jax.checkpoint around the loss, two policies.
@@ -606,7 +715,8 @@ def _p_shard_map_checkpoint_scan(devices):
             value, dw, db = carry
             h, th, m, c = batch
             v, (dh, dwm, dbm) = jax.value_and_grad(
-                lambda h, w, b: numerator(h, w, b, th, wt, bt, m, c) / count, argnums=(0, 1, 2))(h, ws, bs)
+                lambda h, w, b: numerator(h, w, b, th, wt, bt, m, c) / count, argnums=(0, 1, 2)
+            )(h, ws, bs)
             return (value + v, dw + dwm, db + dbm), dh
 
         zero = (jnp.float32(0.0), jnp.zeros_like(ws), jnp.zeros_like(bs))

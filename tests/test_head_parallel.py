@@ -76,14 +76,20 @@ class Head(NamedTuple):
 
 
 def plain_api(weight_layout: str = "DV") -> Api:
-    return Api(functools.partial(jaxloss.fused_linear_cross_entropy, weight_layout=weight_layout),
-               functools.partial(jaxloss.fused_linear_log_probs, weight_layout=weight_layout), weight_layout)
+    return Api(
+        functools.partial(jaxloss.fused_linear_cross_entropy, weight_layout=weight_layout),
+        functools.partial(jaxloss.fused_linear_log_probs, weight_layout=weight_layout),
+        weight_layout,
+    )
 
 
 def sharded_api(mesh, token_axis, weight_layout: str = "DV") -> Api:
     kw = dict(mesh=mesh, vocab_axis="model", token_axis=token_axis, weight_layout=weight_layout)
-    return Api(functools.partial(jaxloss.sharded_fused_linear_cross_entropy, **kw),
-               functools.partial(jaxloss.sharded_fused_linear_log_probs, **kw), weight_layout)
+    return Api(
+        functools.partial(jaxloss.sharded_fused_linear_cross_entropy, **kw),
+        functools.partial(jaxloss.sharded_fused_linear_log_probs, **kw),
+        weight_layout,
+    )
 
 
 @functools.cache
@@ -161,8 +167,17 @@ def _logp_ref(h, w, y, b, t, layout):
 
 
 def _logp_entropy(api, h, w, y, b, t):
-    lp, ent = api.log_probs(h, w, y, bias=b, ignore_index=IGNORE, chunk_size=CHUNK, temperature=TEMPERATURE,
-                            logit_soft_cap=CAP, return_entropy=True)
+    lp, ent = api.log_probs(
+        h,
+        w,
+        y,
+        bias=b,
+        ignore_index=IGNORE,
+        chunk_size=CHUNK,
+        temperature=TEMPERATURE,
+        logit_soft_cap=CAP,
+        return_entropy=True,
+    )
     return jnp.sum(lp * t["ct"]) + jnp.sum(ent * t["ct2"])
 
 
@@ -174,12 +189,21 @@ def _logp_entropy_ref(h, w, y, b, t, layout):
 
 
 HEADS = [
-    Head("ce_mean", lambda api, h, w, y, b, t: 1.7 * _ce(api, h, w, y, b, "mean"), _ce_mean_ref,
-         numerator=lambda api, h, w, y, b, t: 1.7 * _ce(api, h, w, y, b, "sum"), denominator=_count),
+    Head(
+        "ce_mean",
+        lambda api, h, w, y, b, t: 1.7 * _ce(api, h, w, y, b, "mean"),
+        _ce_mean_ref,
+        numerator=lambda api, h, w, y, b, t: 1.7 * _ce(api, h, w, y, b, "sum"),
+        denominator=_count,
+    ),
     Head("ce_none", lambda api, h, w, y, b, t: jnp.sum(_ce(api, h, w, y, b, "none") * t["ct"]), _ce_none_ref),
-    Head("ce_weighted", lambda api, h, w, y, b, t: _ce_weighted(api, h, w, y, b, t, "weighted_mean"),
-         _ce_weighted_ref, numerator=lambda api, h, w, y, b, t: _ce_weighted(api, h, w, y, b, t, "sum"),
-         denominator=_weighted_count),
+    Head(
+        "ce_weighted",
+        lambda api, h, w, y, b, t: _ce_weighted(api, h, w, y, b, t, "weighted_mean"),
+        _ce_weighted_ref,
+        numerator=lambda api, h, w, y, b, t: _ce_weighted(api, h, w, y, b, t, "sum"),
+        denominator=_weighted_count,
+    ),
     Head("log_probs", _logp, _logp_ref),
     Head("log_probs_entropy", _logp_entropy, _logp_entropy_ref),
 ]
@@ -201,9 +225,12 @@ def test_head_parallel(case):
 def _data():
     hidden, weight, bias, labels, ct = _inputs()
     k = jax.random.split(jax.random.key(5), 2)
-    t = {"ct": ct, "ct2": jax.random.uniform(k[0], (N,), minval=-1.0, maxval=1.0),
-         # per-token weights, some 0
-         "weights": jax.random.uniform(k[1], (N,), minval=-0.5, maxval=2.0).clip(0.0)}
+    t = {
+        "ct": ct,
+        "ct2": jax.random.uniform(k[0], (N,), minval=-1.0, maxval=1.0),
+        # per-token weights, some 0
+        "weights": jax.random.uniform(k[1], (N,), minval=-0.5, maxval=2.0).clip(0.0),
+    }
     return hidden, weight, bias, labels, t
 
 
@@ -243,8 +270,13 @@ def _placed(mesh, token_axis, vocab_axis, weight_layout):
     if weight_layout == "VD":
         weight = weight.T
     w_spec = (None, vocab_axis) if weight_layout == "DV" else (vocab_axis, None)
-    return (_put(mesh, hidden, token_axis, None), _put(mesh, weight, *w_spec), _put(mesh, bias, vocab_axis),
-            _put(mesh, labels, token_axis), {k: _put(mesh, x, token_axis) for k, x in t.items()})
+    return (
+        _put(mesh, hidden, token_axis, None),
+        _put(mesh, weight, *w_spec),
+        _put(mesh, bias, vocab_axis),
+        _put(mesh, labels, token_axis),
+        {k: _put(mesh, x, token_axis) for k, x in t.items()},
+    )
 
 
 def _check_layout(case, what, api, h, w, b, y, t, *, sharded_weight=False):
@@ -259,9 +291,11 @@ def _check_layout(case, what, api, h, w, b, y, t, *, sharded_weight=False):
 def _jit_named_sharding(devices):
     from jax.sharding import Mesh
 
-    meshes = [("data parallel", Mesh(devices, ("data",)), "data", None),
-              ("vocabulary parallel", Mesh(devices, ("model",)), None, "model"),
-              ("2-D", Mesh(devices.reshape(2, 4), ("data", "model")), "data", "model")]
+    meshes = [
+        ("data parallel", Mesh(devices, ("data",)), "data", None),
+        ("vocabulary parallel", Mesh(devices, ("model",)), None, "model"),
+        ("2-D", Mesh(devices.reshape(2, 4), ("data", "model")), "data", "model"),
+    ]
     for what, mesh, token_axis, vocab_axis in meshes:
         for layout in ("DV", "VD"):
             h, w, b, y, t = _placed(mesh, token_axis, vocab_axis, layout)
@@ -271,15 +305,17 @@ def _jit_named_sharding(devices):
 def _sharded(devices):
     from jax.sharding import Mesh
 
-    meshes = [("vocab_axis only", Mesh(devices, ("model",)), None, ("DV", "VD")),
-              ("vocab_axis and token_axis", Mesh(devices.reshape(2, 4), ("data", "model")), "data", ("DV", "VD")),
-              ("two token axes", Mesh(devices.reshape(2, 2, 2), ("data", "fsdp", "model")), ("data", "fsdp"),
-               ("DV",))]
+    meshes = [
+        ("vocab_axis only", Mesh(devices, ("model",)), None, ("DV", "VD")),
+        ("vocab_axis and token_axis", Mesh(devices.reshape(2, 4), ("data", "model")), "data", ("DV", "VD")),
+        ("two token axes", Mesh(devices.reshape(2, 2, 2), ("data", "fsdp", "model")), ("data", "fsdp"), ("DV",)),
+    ]
     for what, mesh, token_axis, layouts in meshes:
         for layout in layouts:
             h, w, b, y, t = _placed(mesh, token_axis, "model", layout)
-            _check_layout("sharded", f"{what} {layout}", sharded_api(mesh, token_axis, layout), h, w, b, y, t,
-                          sharded_weight=True)
+            _check_layout(
+                "sharded", f"{what} {layout}", sharded_api(mesh, token_axis, layout), h, w, b, y, t, sharded_weight=True
+            )
 
 
 def _user_shard_map(devices):
@@ -292,6 +328,7 @@ def _user_shard_map(devices):
     hidden, weight, bias, labels, t = _data()
     specs = (P("data"), P(), P(), P("data"), P("data"))  # hidden, weight, bias, labels, t
     for head in HEADS:
+
         def local(h, w, b, y, t, head=head):
             value = _numerator(head)(api, h, w, y, b, t)
             if head.denominator is not None:  # the whole batch's
@@ -303,8 +340,12 @@ def _user_shard_map(devices):
         _assert_close(got, _want(head.name, "DV"), f"user_shard_map grad outside {head.name}")
 
         # The gradient taken inside: the weight and bias gradients come out invariant (summed over shards).
-        inner = jax.shard_map(lambda h, w, b, y, t, local=local: jax.value_and_grad(local, argnums=(0, 1, 2))(
-            h, w, b, y, t), mesh=mesh, in_specs=specs, out_specs=(P(), (P("data"), P(), P())))
+        inner = jax.shard_map(
+            lambda h, w, b, y, t, local=local: jax.value_and_grad(local, argnums=(0, 1, 2))(h, w, b, y, t),
+            mesh=mesh,
+            in_specs=specs,
+            out_specs=(P(), (P("data"), P(), P())),
+        )
         got = jax.jit(inner)(hidden, weight, bias, labels, t)
         _assert_close(got, _want(head.name, "DV"), f"user_shard_map grad inside {head.name}")
         print(f"checked user_shard_map {head.name}", flush=True)
@@ -315,17 +356,21 @@ def _checkpoint(devices):
 
     hidden, weight, bias, labels, t = _data()
     mesh = Mesh(devices.reshape(2, 4), ("data", "model"))
-    runs = [("default policy", plain_api(), None, (hidden, weight, bias, labels, t)),
-            ("nothing saveable", plain_api(), jax.checkpoint_policies.nothing_saveable,
-             (hidden, weight, bias, labels, t)),
-            ("sharded function", sharded_api(mesh, "data"), None, _placed(mesh, "data", "model", "DV"))]
+    runs = [
+        ("default policy", plain_api(), None, (hidden, weight, bias, labels, t)),
+        ("nothing saveable", plain_api(), jax.checkpoint_policies.nothing_saveable, (hidden, weight, bias, labels, t)),
+        ("sharded function", sharded_api(mesh, "data"), None, _placed(mesh, "data", "model", "DV")),
+    ]
     for head in HEADS:
         # The head's input comes out of the checkpointed block (recomputed in the backward pass).
-        want = _value_and_grads(lambda h, w, b, head=head: head.reference(jnp.sin(h) * 2.0, w, labels, b, t, "DV"),
-                                hidden, weight, bias)
+        want = _value_and_grads(
+            lambda h, w, b, head=head: head.reference(jnp.sin(h) * 2.0, w, labels, b, t, "DV"), hidden, weight, bias
+        )
         for what, api, policy, (h, w, b, y, tt) in runs:
-            block = jax.checkpoint(lambda h, w, b, y, t, api=api, head=head: head.objective(
-                api, jnp.sin(h) * 2.0, w, y, b, t), policy=policy)
+            block = jax.checkpoint(
+                lambda h, w, b, y, t, api=api, head=head: head.objective(api, jnp.sin(h) * 2.0, w, y, b, t),
+                policy=policy,
+            )
             _assert_close(_value_and_grads(block, h, w, b, y, tt), want, f"checkpoint {what} {head.name}")
         print(f"checked checkpoint {head.name}", flush=True)
 
@@ -336,10 +381,13 @@ def _scan(devices):
 
     micro = 4
     mesh = Mesh(devices.reshape(2, 4), ("data", "model"))
-    runs = [("plain", plain_api(), _data()), ("sharded", sharded_api(mesh, "data"),
-                                              _placed(mesh, "data", "model", "DV"))]
+    runs = [
+        ("plain", plain_api(), _data()),
+        ("sharded", sharded_api(mesh, "data"), _placed(mesh, "data", "model", "DV")),
+    ]
     for head in HEADS:
         for what, api, (h, w, b, y, t) in runs:
+
             def accumulate(h, w, b, y, t, api=api, head=head):
                 split = lambda x: x.reshape(micro, -1, *x.shape[1:])  # noqa: E731
                 den = _den(head, y, t)  # the full batch's, known before the first step
@@ -348,7 +396,8 @@ def _scan(devices):
                     value, dw, db = carry
                     hm, ym, tm = batch
                     v, (dh, dwm, dbm) = jax.value_and_grad(
-                        lambda h, w, b: _numerator(head)(api, h, w, ym, b, tm) / den, argnums=(0, 1, 2))(hm, w, b)
+                        lambda h, w, b: _numerator(head)(api, h, w, ym, b, tm) / den, argnums=(0, 1, 2)
+                    )(hm, w, b)
                     return (value + v, dw + dwm, db + dbm), dh
 
                 zero = (jnp.float32(0.0), jnp.zeros_like(w), jnp.zeros_like(b))
@@ -368,8 +417,11 @@ def _vmap(devices):
     for head in HEADS:
         # Over a leading batch axis of 4 sequences of 12 tokens; the head shared.
         def batched(h, w, b, y, t, f):
-            return jnp.sum(jax.vmap(f, in_axes=(0, None, None, 0, 0))(rows(h, 4), w, b, rows(y, 4),
-                                                                     jax.tree.map(lambda x: rows(x, 4), t)))
+            return jnp.sum(
+                jax.vmap(f, in_axes=(0, None, None, 0, 0))(
+                    rows(h, 4), w, b, rows(y, 4), jax.tree.map(lambda x: rows(x, 4), t)
+                )
+            )
 
         fused = lambda h, w, b, y, t, head=head: head.objective(api, h, w, y, b, t)  # noqa: E731
         ref = lambda h, w, b, y, t, head=head: head.reference(h, w, y, b, t, "DV")  # noqa: E731
@@ -397,8 +449,14 @@ def _main(case: str) -> None:
     jax.config.update("jax_numpy_rank_promotion", "raise")
     devices = np.array(jax.devices())
     assert len(devices) == 8, f"expected 8 host devices, got {len(devices)} (XLA_FLAGS not set before import?)"
-    layouts = {"jit_named_sharding": _jit_named_sharding, "sharded": _sharded, "user_shard_map": _user_shard_map,
-               "checkpoint": _checkpoint, "scan": _scan, "vmap": _vmap}
+    layouts = {
+        "jit_named_sharding": _jit_named_sharding,
+        "sharded": _sharded,
+        "user_shard_map": _user_shard_map,
+        "checkpoint": _checkpoint,
+        "scan": _scan,
+        "vmap": _vmap,
+    }
     if case not in layouts:
         raise SystemExit(f"unknown case {case!r}; one of {CASES}")
     layouts[case](devices)

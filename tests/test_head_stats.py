@@ -91,8 +91,12 @@ def reference_stats(hidden, weight, bias, labels, cap, ignore_index=IGNORE):
 
 def _weight_args(which):
     weights, class_weights = make_weights()
-    return {"plain": {}, "weights": {"weights": weights}, "class_weights": {"class_weights": class_weights},
-            "both": {"weights": weights, "class_weights": class_weights}}[which]
+    return {
+        "plain": {},
+        "weights": {"weights": weights},
+        "class_weights": {"class_weights": class_weights},
+        "both": {"weights": weights, "class_weights": class_weights},
+    }[which]
 
 
 def value_and_grads(hidden, weight, bias, labels, cotangent, reduction, *, return_stats, **options):
@@ -101,15 +105,17 @@ def value_and_grads(hidden, weight, bias, labels, cotangent, reduction, *, retur
 
     def scalar(h, w, b, t):
         extra = {} if t is None else {"weights": t}
-        out = jaxloss.fused_linear_cross_entropy(h, w, labels, bias=b, reduction=reduction,
-                                                 return_stats=return_stats, **extra, **options)
+        out = jaxloss.fused_linear_cross_entropy(
+            h, w, labels, bias=b, reduction=reduction, return_stats=return_stats, **extra, **options
+        )
         loss = out[0] if return_stats else out
         obj = jnp.sum(loss * cotangent) if reduction == "none" else 1.7 * loss
         return obj, out
 
     argnums = (0, 1, 2) if token_weights is None else (0, 1, 2, 3)
     (_, out), grads = jax.jit(jax.value_and_grad(scalar, argnums=argnums, has_aux=True))(
-        hidden, weight, bias, token_weights)
+        hidden, weight, bias, token_weights
+    )
     return out, grads
 
 
@@ -146,8 +152,7 @@ def test_stats_match_materialised_and_leave_the_loss_alone(reduction, which):
     for a, e in zip(grads, plain_grads, strict=True):
         np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-7)
     # ... and the unfused loss.
-    np.testing.assert_allclose(loss, reference(h, w, y, bias=b, reduction=reduction, **options), rtol=2e-5,
-                               atol=2e-5)
+    np.testing.assert_allclose(loss, reference(h, w, y, bias=b, reduction=reduction, **options), rtol=2e-5, atol=2e-5)
     keep = np.asarray(y) != IGNORE
     assert_stats(stats, reference_stats(h, w, b, y, OPTIONS["logit_soft_cap"]), keep, f"{reduction} {which}")
     assert np.any(np.asarray(stats.correct)) and not np.all(np.asarray(stats.correct)[keep])
@@ -159,14 +164,17 @@ def test_stats_of_ignored_tokens_are_of_their_own_logits(reduction):
     # argmax are those of its own logits (finite here), not of a zeroed row;
     # only `correct` is False.
     h, w, b, y, _ = make_inputs(seed=2)
-    _, stats = jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, reduction=reduction, return_stats=True,
-                                                  chunk_size=5, **OPTIONS)
+    _, stats = jaxloss.fused_linear_cross_entropy(
+        h, w, y, bias=b, reduction=reduction, return_stats=True, chunk_size=5, **OPTIONS
+    )
     want_lse, want_predicted, _ = reference_stats(h, w, b, y, OPTIONS["logit_soft_cap"])
     ignored = list(IGNORED)
-    np.testing.assert_allclose(np.asarray(stats.logsumexp)[ignored], want_lse[ignored], rtol=1e-5,
-                               err_msg="logsumexp of ignored tokens")
-    np.testing.assert_array_equal(np.asarray(stats.predicted)[ignored], want_predicted[ignored],
-                                  err_msg="predicted of ignored tokens")
+    np.testing.assert_allclose(
+        np.asarray(stats.logsumexp)[ignored], want_lse[ignored], rtol=1e-5, err_msg="logsumexp of ignored tokens"
+    )
+    np.testing.assert_array_equal(
+        np.asarray(stats.predicted)[ignored], want_predicted[ignored], err_msg="predicted of ignored tokens"
+    )
     assert not np.any(np.asarray(stats.correct)[ignored])
 
 
@@ -180,8 +188,17 @@ def test_ties_give_the_first_index(layout, reduction):
     y = y.at[ZERO_ROW].set(17).at[ONE_HOT_ROW].set(25)  # the second of a tie is wrong, the first right
     weight = w if layout == "DV" else jnp.asarray(w.T)
     for chunk in (5, 1, None):
-        _, stats = jaxloss.fused_linear_cross_entropy(h, weight, y, bias=b, reduction=reduction, return_stats=True,
-                                                      weight_layout=layout, chunk_size=chunk, **OPTIONS)
+        _, stats = jaxloss.fused_linear_cross_entropy(
+            h,
+            weight,
+            y,
+            bias=b,
+            reduction=reduction,
+            return_stats=True,
+            weight_layout=layout,
+            chunk_size=chunk,
+            **OPTIONS,
+        )
         assert int(stats.predicted[ZERO_ROW]) == 3 and int(stats.predicted[ONE_HOT_ROW]) == 25
         assert not bool(stats.correct[ZERO_ROW]) and bool(stats.correct[ONE_HOT_ROW])
 
@@ -197,8 +214,9 @@ def test_logsumexp_without_soft_cap_and_with_minus_inf_bias():
     h = h.at[ZERO_ROW].set(1.0)  # no all-bias row here: the -inf entries stay out of every argmax anyway
     options = {k: v for k, v in OPTIONS.items() if k != "logit_soft_cap"}
     for reduction in ("none", "sum"):
-        _, stats = jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, reduction=reduction, return_stats=True,
-                                                      chunk_size=5, **options)
+        _, stats = jaxloss.fused_linear_cross_entropy(
+            h, w, y, bias=b, reduction=reduction, return_stats=True, chunk_size=5, **options
+        )
         want = reference_stats(h, w, b, y, None)
         assert np.all(np.isfinite(want[0]))
         assert_stats(stats, want, np.asarray(y) != IGNORE, f"-inf bias {reduction}")
@@ -211,12 +229,22 @@ def test_stats_carry_no_gradient(reduction):
     weights, class_weights = make_weights()
 
     def call(h, w, b, t):
-        return jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, weights=t, class_weights=class_weights,
-                                                  reduction=reduction, return_stats=True, chunk_size=5, **OPTIONS)
+        return jaxloss.fused_linear_cross_entropy(
+            h,
+            w,
+            y,
+            bias=b,
+            weights=t,
+            class_weights=class_weights,
+            reduction=reduction,
+            return_stats=True,
+            chunk_size=5,
+            **OPTIONS,
+        )
 
     def stats_only(h, w, b, t):
         _, stats = call(h, w, b, t)
-        return jnp.sum(stats.logsumexp ** 2) + jnp.sum(stats.predicted.astype(jnp.float32))
+        return jnp.sum(stats.logsumexp**2) + jnp.sum(stats.predicted.astype(jnp.float32))
 
     def loss_plus_stats(h, w, b, t):
         loss, stats = call(h, w, b, t)
@@ -236,7 +264,8 @@ def test_shapes_follow_labels_and_vmap():
     h, w, b, y, _ = make_inputs(seed=6)
     h3, y3 = h.reshape(3, 8, D), y.reshape(3, 8)
     fn = lambda h, y: jaxloss.fused_linear_cross_entropy(  # noqa: E731
-        h, jnp.asarray(w.T), y, bias=b, weight_layout="VD", return_stats=True, chunk_size=3, **OPTIONS)
+        h, jnp.asarray(w.T), y, bias=b, weight_layout="VD", return_stats=True, chunk_size=3, **OPTIONS
+    )
     loss, stats = jax.jit(fn)(h3, y3)
     assert loss.shape == (3, 8)
     for leaf in stats:
@@ -297,8 +326,9 @@ def _check_sharded(mesh, token_axis, layout, reduction, which):
         return jax.jit(jax.value_and_grad(scalar, argnums=argnums, has_aux=True))(h, w, b, t)
 
     def sharded(*args, **kw):
-        return jaxloss.sharded_fused_linear_cross_entropy(*args, mesh=mesh, vocab_axis="model",
-                                                          token_axis=token_axis, **kw)
+        return jaxloss.sharded_fused_linear_cross_entropy(
+            *args, mesh=mesh, vocab_axis="model", token_axis=token_axis, **kw
+        )
 
     (_, (loss, stats)), grads = run(sharded, h_s, w_s, b_s, y_s, ct_s, dict(extra_s))
     (_, (want_loss, want_stats)), want_grads = run(jaxloss.fused_linear_cross_entropy, h, w, b, y, ct, dict(extra))

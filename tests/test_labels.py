@@ -50,12 +50,17 @@ def test_every_label_dtype_matches_int32(dtype):
         np.testing.assert_allclose(fn(logits, yd, **kw), fn(logits, y32, **kw), rtol=1e-6)
     probs = jax.nn.softmax(logits)
     np.testing.assert_allclose(
-        jaxloss.generalized_cross_entropy(probs, yd, q=0.7), jaxloss.generalized_cross_entropy(probs, y32, q=0.7),
-        rtol=1e-6)
+        jaxloss.generalized_cross_entropy(probs, yd, q=0.7),
+        jaxloss.generalized_cross_entropy(probs, y32, q=0.7),
+        rtol=1e-6,
+    )
     hidden = jnp.asarray(rng.normal(size=(6, 8)).astype(np.float32))
     weight = jnp.asarray(rng.normal(size=(8, num_classes)).astype(np.float32))
-    np.testing.assert_allclose(jaxloss.fused_linear_cross_entropy(hidden, weight, yd),
-                               jaxloss.fused_linear_cross_entropy(hidden, weight, y32), rtol=1e-6)
+    np.testing.assert_allclose(
+        jaxloss.fused_linear_cross_entropy(hidden, weight, yd),
+        jaxloss.fused_linear_cross_entropy(hidden, weight, y32),
+        rtol=1e-6,
+    )
 
 
 def test_checked_accepts_valid_int8_labels():

@@ -13,8 +13,10 @@ def test_log_loss_adds_epsilon_and_keeps_gradients_at_zero_and_one():
     p = jnp.array([0.0, 1.0, 0.3, 1.0, 0.0])
     y = jnp.array([1.0, 0.0, 1.0, 1.0, 0.0])
     eps = 1e-7
-    expected = -(np.asarray(y) * np.log(np.asarray(p, np.float64) + eps)
-                 + (1 - np.asarray(y)) * np.log(1 - np.asarray(p, np.float64) + eps))
+    expected = -(
+        np.asarray(y) * np.log(np.asarray(p, np.float64) + eps)
+        + (1 - np.asarray(y)) * np.log(1 - np.asarray(p, np.float64) + eps)
+    )
     np.testing.assert_allclose(jaxloss.log_loss(p, y), expected, rtol=1e-6, atol=1e-7)
     g = jax.grad(lambda q: jnp.sum(jaxloss.log_loss(q, y)))(p)
     assert_all_finite(g, "gradient")

@@ -68,8 +68,19 @@ def make_inputs(n=N, d=D, v=V, *, seed=0, ignored=IGNORED, dtype=jnp.float32):
     return hidden, weight, bias, labels, ct_lp, ct_ent
 
 
-def materialised(hidden, weight, labels, bias=None, *, temperature=1.0, logit_soft_cap=None, ignore_index=None,
-                 weight_layout="DV", return_entropy=False, chunk_size=None):
+def materialised(
+    hidden,
+    weight,
+    labels,
+    bias=None,
+    *,
+    temperature=1.0,
+    logit_soft_cap=None,
+    ignore_index=None,
+    weight_layout="DV",
+    return_entropy=False,
+    chunk_size=None,
+):
     """The computation the fused head must equal, holding every ``[tokens, V]`` logit."""
     del chunk_size
     w = weight if weight_layout == "DV" else weight.T
@@ -158,8 +169,15 @@ def check_against_float64(hidden, weight, bias, labels, ct_lp, ct_ent, *, rtol=1
 
 # 24 tokens: chunks of 5 (four loop steps and a tail of 4), 8 (three steps),
 # 1, one chunk of all (None picks min(tokens, ...)), 64 (more than the tokens).
-_CASES = [("DV", True, 5), ("DV", False, 8), ("VD", True, 8), ("VD", False, 5), ("DV", True, None),
-          ("VD", True, 1), ("DV", True, 64)]
+_CASES = [
+    ("DV", True, 5),
+    ("DV", False, 8),
+    ("VD", True, 8),
+    ("VD", False, 5),
+    ("DV", True, None),
+    ("VD", True, 1),
+    ("DV", True, 64),
+]
 
 
 @pytest.mark.parametrize("layout, entropy, chunk", _CASES, ids=[f"{a}-entropy={b}-chunk={c}" for a, b, c in _CASES])
@@ -169,8 +187,19 @@ def test_matches_float64_materialised(layout, entropy, chunk):
     h = h.at[jnp.array(IGNORED)].set(jnp.nan)
     if layout == "VD":
         w = jnp.asarray(w.T)
-    (out, grads), _ = check_against_float64(h, w, b, y, ct_lp, ct_ent, ignore_index=IGNORE, return_entropy=entropy,
-                                            chunk_size=chunk, weight_layout=layout, **TRL)
+    (out, grads), _ = check_against_float64(
+        h,
+        w,
+        b,
+        y,
+        ct_lp,
+        ct_ent,
+        ignore_index=IGNORE,
+        return_entropy=entropy,
+        chunk_size=chunk,
+        weight_layout=layout,
+        **TRL,
+    )
     for o in out if entropy else (out,):
         assert np.all(np.asarray(o)[list(IGNORED)] == 0.0)
         assert np.all(np.isfinite(np.asarray(o)))
@@ -180,10 +209,17 @@ def test_matches_float64_materialised(layout, entropy, chunk):
     assert np.any(np.asarray(grads[1])) and np.any(np.asarray(grads[2]))
 
 
-@pytest.mark.parametrize("options", [
-    {}, {"temperature": 0.7}, {"logit_soft_cap": 5.0}, {"temperature": 2.5, "logit_soft_cap": 1.0},
-    {"temperature": 0.7, "logit_soft_cap": 5.0, "bias": False},
-], ids=str)
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"temperature": 0.7},
+        {"logit_soft_cap": 5.0},
+        {"temperature": 2.5, "logit_soft_cap": 1.0},
+        {"temperature": 0.7, "logit_soft_cap": 5.0, "bias": False},
+    ],
+    ids=str,
+)
 def test_each_transform(options):
     # Temperature and soft cap alone and together (a small cap saturates tanh),
     # without ignore_index, with and without bias.
@@ -199,8 +235,9 @@ def test_transform_order_is_cap_then_temperature():
     # pinned on one token by hand. z = (2, 0, -1), cap 1.5, T 0.5.
     h = jnp.array([[1.0]])
     w = jnp.array([[2.0, 0.0, -1.0]])
-    lp, ent = jaxloss.fused_linear_log_probs(h, w, jnp.array([0]), temperature=0.5, logit_soft_cap=1.5,
-                                             return_entropy=True)
+    lp, ent = jaxloss.fused_linear_log_probs(
+        h, w, jnp.array([0]), temperature=0.5, logit_soft_cap=1.5, return_entropy=True
+    )
     u = 1.5 * np.tanh(np.array([2.0, 0.0, -1.0]) / 1.5) / 0.5
     log_p = u - np.log(np.sum(np.exp(u)))
     np.testing.assert_allclose(lp, [log_p[0]], rtol=1e-5)
@@ -210,15 +247,26 @@ def test_transform_order_is_cap_then_temperature():
 def test_higher_rank_hidden():
     h, w, b, y, ct_lp, ct_ent = make_inputs(seed=3)
     shape = (3, 8)
-    check_against_float64(h.reshape(*shape, D), w, b, y.reshape(shape), ct_lp.reshape(shape),
-                          ct_ent.reshape(shape), ignore_index=IGNORE, return_entropy=True, chunk_size=5, **TRL)
+    check_against_float64(
+        h.reshape(*shape, D),
+        w,
+        b,
+        y.reshape(shape),
+        ct_lp.reshape(shape),
+        ct_ent.reshape(shape),
+        ignore_index=IGNORE,
+        return_entropy=True,
+        chunk_size=5,
+        **TRL,
+    )
 
 
 def test_everything_ignored_gives_zero():
     h, w, b, y, ct_lp, ct_ent = make_inputs(seed=4)
     y = jnp.full_like(y, IGNORE)
-    (lp, ent), grads = fused_value_and_vjp(h, w, b, y, (ct_lp, ct_ent), ignore_index=IGNORE, return_entropy=True,
-                                           chunk_size=5, **TRL)
+    (lp, ent), grads = fused_value_and_vjp(
+        h, w, b, y, (ct_lp, ct_ent), ignore_index=IGNORE, return_entropy=True, chunk_size=5, **TRL
+    )
     assert not np.any(np.asarray(lp)) and not np.any(np.asarray(ent))
     for g in grads:
         assert not np.any(np.asarray(g))
@@ -238,8 +286,9 @@ def test_out_of_range_label_gives_nan_and_no_gradient():
     assert np.all(np.isfinite(np.delete(np.asarray(lp), bad)))
     assert np.all(np.isfinite(np.asarray(ent)))
     # The reference with the offending tokens' log-prob cotangent dropped.
-    (want_lp, want_ent), want_grads = float64_value_and_vjp(h, w, b, y, (ct_lp.at[jnp.array(bad)].set(0.0), ct_ent),
-                                                            **opts)
+    (want_lp, want_ent), want_grads = float64_value_and_vjp(
+        h, w, b, y, (ct_lp.at[jnp.array(bad)].set(0.0), ct_ent), **opts
+    )
     assert_close((lp, ent), (want_lp, want_ent), "values")
     assert_close(grads, want_grads, "vjp")
     # Without ignore_index too (then the label -100 of token 7 is out of range as well).
@@ -429,7 +478,8 @@ def test_minus_inf_bias_is_a_padded_vocabulary(layout):
     for leaf in (lp, ent, dh, dw, db):
         assert np.all(np.isfinite(np.asarray(leaf)))
     (want_lp, want_ent), (want_dh, want_dw, want_db) = float64_value_and_vjp(
-        h, w[:, finite], b[finite], y_small, (ct_lp, ct_ent), **opts)
+        h, w[:, finite], b[finite], y_small, (ct_lp, ct_ent), **opts
+    )
     assert_close((lp, ent), (want_lp, want_ent), "values over the finite classes")
     assert_close((dh, dw[:, finite], db[finite]), (want_dh, want_dw, want_db), "vjp over the finite classes")
     assert not np.any(np.asarray(dw)[:, padded]) and not np.any(np.asarray(db)[padded])
@@ -471,19 +521,23 @@ def _call(**options):
     return jaxloss.fused_linear_log_probs(h, w, y, bias=b, **options)
 
 
-@pytest.mark.parametrize("options, error, match", [
-    ({"temperature": 0.0}, ValueError, "`temperature`"),
-    ({"temperature": -0.7}, ValueError, "`temperature`"),
-    ({"temperature": np.array([0.7, 0.7])}, ValueError, "`temperature`"),
-    ({"temperature": jnp.ones((1,))}, ValueError, "`temperature`"),
-    ({"return_entropy": 1}, TypeError, "`return_entropy`"),
-    ({"return_entropy": "yes"}, TypeError, "`return_entropy`"),
-    ({"return_entropy": None}, TypeError, "`return_entropy`"),
-    ({"logit_soft_cap": 0.0}, ValueError, "`logit_soft_cap`"),
-    ({"chunk_size": 0}, ValueError, "`chunk_size`"),
-    ({"weight_layout": "XY"}, ValueError, "`weight_layout`"),
-    ({"ignore_index": 1.5}, TypeError, "`ignore_index`"),
-], ids=lambda x: x if isinstance(x, str) else None)
+@pytest.mark.parametrize(
+    "options, error, match",
+    [
+        ({"temperature": 0.0}, ValueError, "`temperature`"),
+        ({"temperature": -0.7}, ValueError, "`temperature`"),
+        ({"temperature": np.array([0.7, 0.7])}, ValueError, "`temperature`"),
+        ({"temperature": jnp.ones((1,))}, ValueError, "`temperature`"),
+        ({"return_entropy": 1}, TypeError, "`return_entropy`"),
+        ({"return_entropy": "yes"}, TypeError, "`return_entropy`"),
+        ({"return_entropy": None}, TypeError, "`return_entropy`"),
+        ({"logit_soft_cap": 0.0}, ValueError, "`logit_soft_cap`"),
+        ({"chunk_size": 0}, ValueError, "`chunk_size`"),
+        ({"weight_layout": "XY"}, ValueError, "`weight_layout`"),
+        ({"ignore_index": 1.5}, TypeError, "`ignore_index`"),
+    ],
+    ids=lambda x: x if isinstance(x, str) else None,
+)
 def test_argument_errors(options, error, match):
     with pytest.raises(error, match=match):
         _call(**options)
@@ -529,8 +583,9 @@ def _check_sharded(mesh, token_axis, layout, *, entropy=True, minus_inf=False, o
     cts = cotangents(ct_lp, ct_ent, entropy)
     cts_s = jax.tree_util.tree_map(lambda c: put(c, token_axis), cts)
     opts = dict(ignore_index=IGNORE, chunk_size=5, weight_layout=layout, return_entropy=entropy, **options)
-    sharded = functools.partial(jaxloss.sharded_fused_linear_log_probs, mesh=mesh, vocab_axis="model",
-                                token_axis=token_axis)
+    sharded = functools.partial(
+        jaxloss.sharded_fused_linear_log_probs, mesh=mesh, vocab_axis="model", token_axis=token_axis
+    )
     got = _value_and_vjp(sharded, h_s, w_s, b_s, y_s, cts_s, opts)
     want = fused_value_and_vjp(h, w, b, y, cts, **opts)
     what = f"sharded token_axis={token_axis} {layout} entropy={entropy} -inf={minus_inf}"

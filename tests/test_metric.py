@@ -138,7 +138,9 @@ def _embeddings(seed=0, n=8, d=4):
     return (e / np.linalg.norm(e, axis=1, keepdims=True)).astype(np.float32), rng.integers(0, 3, n)
 
 
-@pytest.mark.parametrize("opts", [{"gamma": 2.0}, {"gamma": 5.0, "margin": 0.25}, {"gamma": 1.0, "remove_diagonal": False}])  # noqa: E501
+@pytest.mark.parametrize(
+    "opts", [{"gamma": 2.0}, {"gamma": 5.0, "margin": 0.25}, {"gamma": 1.0, "remove_diagonal": False}]
+)  # noqa: E501
 def test_circle_values(opts):
     e, y = _embeddings()
     out = jaxloss.circle(e, y, **opts)
@@ -180,7 +182,9 @@ def test_circle_gradients_and_extremes():
     check_grads_x64(jax.jit(lambda x: jaxloss.circle(x, y, gamma=4.0)), (e,))
     # Opposite and identical directions (distances 2 and 0) at a large gamma.
     x = jnp.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
-    v, g, h = jax.jit(lambda z: value_grad_hessian(lambda w: jaxloss.circle(w, jnp.array([0, 0, 1, 1]), gamma=1e3), z))(x)  # noqa: E501
+    v, g, h = jax.jit(lambda z: value_grad_hessian(lambda w: jaxloss.circle(w, jnp.array([0, 0, 1, 1]), gamma=1e3), z))(
+        x
+    )  # noqa: E501
     assert_all_finite((v, g, h))
 
 
@@ -203,8 +207,16 @@ def test_circle_dtypes_and_transforms():
         (lambda: jaxloss.circle(np.ones(3), np.zeros(3)), ValueError, "embeddings"),
         (lambda: jaxloss.circle(np.ones((3, 2), np.int32), np.zeros(3)), TypeError, "embeddings"),
         (lambda: jaxloss.circle(np.ones((3, 2)), np.zeros(4)), ValueError, "labels"),
-        (lambda: jaxloss.circle(np.ones((3, 2)), np.zeros(3), ref_embeddings=np.ones((4, 3))), ValueError, "ref_embeddings"),  # noqa: E501
-        (lambda: jaxloss.circle(np.ones((3, 2)), np.zeros(3), ref_embeddings=np.ones((4, 2))), ValueError, "ref_labels"),  # noqa: E501
+        (
+            lambda: jaxloss.circle(np.ones((3, 2)), np.zeros(3), ref_embeddings=np.ones((4, 3))),
+            ValueError,
+            "ref_embeddings",
+        ),  # noqa: E501
+        (
+            lambda: jaxloss.circle(np.ones((3, 2)), np.zeros(3), ref_embeddings=np.ones((4, 2))),
+            ValueError,
+            "ref_labels",
+        ),  # noqa: E501
         (lambda: jaxloss.circle(np.ones((3, 2)), np.zeros(3), gamma=-1.0), ValueError, "gamma"),
         (lambda: jaxloss.circle(np.ones((3, 2)), np.zeros(3), remove_diagonal=1), TypeError, "remove_diagonal"),
     ],

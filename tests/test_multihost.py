@@ -52,8 +52,9 @@ def _one_process(example):
     x = {k: jnp.asarray(v) for k, v in example.make_inputs(SEED, NUM_PROCESSES * LOCAL_DEVICES).items()}
 
     def fused(h, w, b):
-        return jaxloss.fused_linear_cross_entropy(h, w, x["labels"], bias=b, ignore_index=example.IGNORE,
-                                                  reduction="mean", chunk_size=8)
+        return jaxloss.fused_linear_cross_entropy(
+            h, w, x["labels"], bias=b, ignore_index=example.IGNORE, reduction="mean", chunk_size=8
+        )
 
     def materialised(h, w, b):
         keep = x["labels"] != example.IGNORE
@@ -71,12 +72,25 @@ def _one_process(example):
 def test_two_processes_equal_one():
     example = _example()
     env = dict(os.environ, JAX_PLATFORMS="cpu")
-    cmd = [sys.executable, str(SCRIPT), "--launch", "--num-processes", str(NUM_PROCESSES), "--local-devices",
-           str(LOCAL_DEVICES), "--port", str(_free_port()), "--seed", str(SEED), "--timeout", str(TIMEOUT)]
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--launch",
+        "--num-processes",
+        str(NUM_PROCESSES),
+        "--local-devices",
+        str(LOCAL_DEVICES),
+        "--port",
+        str(_free_port()),
+        "--seed",
+        str(SEED),
+        "--timeout",
+        str(TIMEOUT),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT + 60)
     report = f"{' '.join(cmd)}\nstdout:\n{proc.stdout[-8000:]}\nstderr:\n{proc.stderr[-8000:]}"
     assert proc.returncode == 0, report
-    results = [json.loads(line[len("RESULT "):]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    results = [json.loads(line[len("RESULT ") :]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert sorted(r["process_id"] for r in results) == list(range(NUM_PROCESSES)), report
     assert "OK: 2 processes agree" in proc.stdout, report
 

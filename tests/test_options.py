@@ -56,8 +56,10 @@ def test_negative_focal_alpha_raises():
 def test_per_class_option_may_be_traced():
     # Per-class vectors are arrays like weights: traced values are accepted (and not range-checked).
     f = jax.jit(lambda w: jaxloss.sparse_softmax_cross_entropy(LOGITS, LABELS, class_weights=w))
-    np.testing.assert_allclose(f(jnp.array([2.0, 1.0, 1.0])),
-                               jaxloss.sparse_softmax_cross_entropy(LOGITS, LABELS, class_weights=[2.0, 1.0, 1.0]))
+    np.testing.assert_allclose(
+        f(jnp.array([2.0, 1.0, 1.0])),
+        jaxloss.sparse_softmax_cross_entropy(LOGITS, LABELS, class_weights=[2.0, 1.0, 1.0]),
+    )
 
 
 def test_ignore_index_must_be_a_static_int():
@@ -69,8 +71,11 @@ def test_ignore_index_must_be_a_static_int():
 
 def test_loss_checks_option_names_at_construction():
     # Before: accepted, and failed only when called.
-    with pytest.raises(TypeError, match="`ignore_idx` is not an option of sparse_softmax_cross_entropy; "
-                                        "its options are: axis, label_smoothing, class_weights, ignore_index"):
+    with pytest.raises(
+        TypeError,
+        match="`ignore_idx` is not an option of sparse_softmax_cross_entropy; "
+        "its options are: axis, label_smoothing, class_weights, ignore_index",
+    ):
         jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, ignore_idx=-100)
 
 

@@ -47,8 +47,23 @@ MASK, LP, OLD, REF, ADV1, ADV2 = _data()
 # --------------------------------------------------------------------------
 
 
-def np_token_loss(lp, old, adv, mask, *, loss_type="dapo", epsilon=0.2, epsilon_high=None, delta=None,
-                  level="token", tau_pos=1.0, tau_neg=1.05, ref=None, beta=0.0, bias=True):
+def np_token_loss(
+    lp,
+    old,
+    adv,
+    mask,
+    *,
+    loss_type="dapo",
+    epsilon=0.2,
+    epsilon_high=None,
+    delta=None,
+    level="token",
+    tau_pos=1.0,
+    tau_neg=1.05,
+    ref=None,
+    beta=0.0,
+    bias=True,
+):
     lp, adv = np.asarray(lp, np.float64), np.asarray(adv, np.float64)
     m = np.broadcast_to(mask, lp.shape)
     lp = np.where(m, lp, 0.0)
@@ -145,12 +160,35 @@ KLS = [(None, 0.0, True), (REF, 0.04, True), (REF, 0.3, False), (REF, 0.0, True)
 def test_token_loss_and_grpo_values(loss_type, level):
     eps_hi = 1.1 if loss_type == "cispo" else 0.28
     for (ref, beta, bias), delta, old, adv in itertools.product(KLS, (None, 1.3), (OLD, None), (ADV1, ADV2)):
-        opts = dict(loss_type=loss_type, epsilon=0.2, epsilon_high=eps_hi, delta=delta,
-                    importance_sampling_level=level, ref_log_probs=ref, beta=beta, use_bias_correction_kl=bias,
-                    sapo_temperature_pos=0.8, sapo_temperature_neg=1.2)
+        opts = dict(
+            loss_type=loss_type,
+            epsilon=0.2,
+            epsilon_high=eps_hi,
+            delta=delta,
+            importance_sampling_level=level,
+            ref_log_probs=ref,
+            beta=beta,
+            use_bias_correction_kl=bias,
+            sapo_temperature_pos=0.8,
+            sapo_temperature_neg=1.2,
+        )
         out = jaxloss.policy_gradient_token_loss(LP, old, adv, where=MASK, **opts)
-        want = np_token_loss(LP, old, adv, MASK, loss_type=loss_type, epsilon=0.2, epsilon_high=eps_hi,
-                             delta=delta, level=level, tau_pos=0.8, tau_neg=1.2, ref=ref, beta=beta, bias=bias)
+        want = np_token_loss(
+            LP,
+            old,
+            adv,
+            MASK,
+            loss_type=loss_type,
+            epsilon=0.2,
+            epsilon_high=eps_hi,
+            delta=delta,
+            level=level,
+            tau_pos=0.8,
+            tau_neg=1.2,
+            ref=ref,
+            beta=beta,
+            bias=bias,
+        )
         assert isinstance(out, jaxloss.PolicyGradientOutput)
         for got, exp, name in zip(out, want, out._fields, strict=True):
             assert got.shape == (B, T) and got.dtype == jnp.float32, name
@@ -189,21 +227,30 @@ def test_delta_caps_the_unclipped_term_and_the_logged_ratio():
 def test_cispo_and_sapo_formulas():
     lp = np.array([[-1.0, -2.0]], np.float32)
     old = np.array([[-1.5, -1.0]], np.float32)  # r = e^0.5, e^-1
-    out = jaxloss.policy_gradient_token_loss(lp, old, np.array([2.0], np.float32), loss_type="cispo",
-                                             epsilon_high=1.5)
-    np.testing.assert_allclose(np.asarray(out.per_token_loss), [[-1.5 * 2 * -1.0, -np.exp(-1.0) * 2 * -2.0]],
-                               rtol=1e-6)
+    out = jaxloss.policy_gradient_token_loss(lp, old, np.array([2.0], np.float32), loss_type="cispo", epsilon_high=1.5)
+    np.testing.assert_allclose(np.asarray(out.per_token_loss), [[-1.5 * 2 * -1.0, -np.exp(-1.0) * 2 * -2.0]], rtol=1e-6)
     np.testing.assert_array_equal(np.asarray(out.high_clipped), [[1.0, 0.0]])
     # CISPO's gradient is the capped ratio times -A (the ratio is a constant).
-    g = jax.grad(lambda x: jnp.sum(jaxloss.policy_gradient_token_loss(
-        x, old, jnp.array([2.0]), loss_type="cispo", epsilon_high=1.5).per_token_loss))(jnp.asarray(lp))
+    g = jax.grad(
+        lambda x: jnp.sum(
+            jaxloss.policy_gradient_token_loss(
+                x, old, jnp.array([2.0]), loss_type="cispo", epsilon_high=1.5
+            ).per_token_loss
+        )
+    )(jnp.asarray(lp))
     np.testing.assert_allclose(np.asarray(g), [[-3.0, -2.0 * np.exp(-1.0)]], rtol=1e-6)
     # SAPO at r == 1: -(4 / tau) A / 2, and its slope in l is -A whatever the temperature.
-    out = jaxloss.policy_gradient_token_loss(lp, None, np.array([-1.0], np.float32), loss_type="sapo",
-                                             sapo_temperature_neg=2.0)
+    out = jaxloss.policy_gradient_token_loss(
+        lp, None, np.array([-1.0], np.float32), loss_type="sapo", sapo_temperature_neg=2.0
+    )
     np.testing.assert_allclose(np.asarray(out.per_token_loss), [[1.0, 1.0]], rtol=1e-6)
-    g = jax.grad(lambda x: jnp.sum(jaxloss.policy_gradient_token_loss(
-        x, None, jnp.array([-1.0]), loss_type="sapo", sapo_temperature_neg=2.0).per_token_loss))(jnp.asarray(lp))
+    g = jax.grad(
+        lambda x: jnp.sum(
+            jaxloss.policy_gradient_token_loss(
+                x, None, jnp.array([-1.0]), loss_type="sapo", sapo_temperature_neg=2.0
+            ).per_token_loss
+        )
+    )(jnp.asarray(lp))
     np.testing.assert_allclose(np.asarray(g), [[1.0, 1.0]], rtol=1e-6)
 
 
@@ -212,10 +259,16 @@ def test_on_policy_gradient_is_the_policy_gradient():
     for loss_type in CLIPPED:
         g = jax.grad(lambda x, lt=loss_type: jaxloss.grpo(x, None, ADV1, where=MASK, loss_type=lt))(jnp.asarray(LP))
         n = MASK.sum(-1, keepdims=True)
-        scale = {"grpo": 1.0 / (np.maximum(n, 1) * B), "bnpo": 1.0 / MASK.sum(), "dapo": 1.0 / MASK.sum(),
-                 "dr_grpo": 1.0 / (B * 512), "luspo": 1.0 / B}[loss_type]
-        np.testing.assert_allclose(np.asarray(g), np.where(MASK, -ADV1[:, None] * scale, 0.0), rtol=1e-6,
-                                   err_msg=loss_type)
+        scale = {
+            "grpo": 1.0 / (np.maximum(n, 1) * B),
+            "bnpo": 1.0 / MASK.sum(),
+            "dapo": 1.0 / MASK.sum(),
+            "dr_grpo": 1.0 / (B * 512),
+            "luspo": 1.0 / B,
+        }[loss_type]
+        np.testing.assert_allclose(
+            np.asarray(g), np.where(MASK, -ADV1[:, None] * scale, 0.0), rtol=1e-6, err_msg=loss_type
+        )
 
 
 @pytest.mark.parametrize("loss_type", LOSS_TYPES)
@@ -306,8 +359,9 @@ def test_bias_corrected_kl_derivative_cancels_exactly():
     lp = jnp.array([[-80.5, -1.0]])
     old = jnp.array([[-100.5, -1.0]])
     ref = jnp.array([[-0.5, -1.0]])
-    g = jax.grad(lambda x: jnp.sum(jaxloss.policy_gradient_token_loss(
-        x, old, jnp.array([0.0]), ref_log_probs=ref, beta=1.0).kl))(lp)
+    g = jax.grad(
+        lambda x: jnp.sum(jaxloss.policy_gradient_token_loss(x, old, jnp.array([0.0]), ref_log_probs=ref, beta=1.0).kl)
+    )(lp)
     np.testing.assert_allclose(np.asarray(g), [[-80.0 * np.exp(20.0), 0.0]], rtol=1e-5)
 
 
@@ -318,18 +372,20 @@ def test_group_advantages_values():
     multi = rng.normal(size=(12, 3)).astype(np.float32)
     multi[0, 1] = multi[3, :] = multi[8:12, 2] = np.nan
     w = np.array([1.0, -0.5, 2.0], np.float32)
-    for scale, agg, g in itertools.product(["group", "batch", "none"], ["sum_then_normalize", "normalize_then_sum"],
-                                           [1, 4, 12]):
+    for scale, agg, g in itertools.product(
+        ["group", "batch", "none"], ["sum_then_normalize", "normalize_then_sum"], [1, 4, 12]
+    ):
         for rewards, weights in [(single, None), (multi, w), (multi, None)]:
-            got = jaxloss.group_advantages(rewards, group_size=g, scale=scale, reward_weights=weights,
-                                           aggregation=agg)
+            got = jaxloss.group_advantages(rewards, group_size=g, scale=scale, reward_weights=weights, aggregation=agg)
             want = np_group_advantages(rewards, g, scale, 1e-4, weights, agg)
             assert got.shape == (12,) and got.dtype == jnp.float32
             np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6, err_msg=f"{scale} {agg} {g}")
     # True/False are TRL's aliases of "group"/"none".
     for alias, name in [(True, "group"), (False, "none")]:
-        np.testing.assert_array_equal(np.asarray(jaxloss.group_advantages(single, group_size=4, scale=alias)),
-                                      np.asarray(jaxloss.group_advantages(single, group_size=4, scale=name)))
+        np.testing.assert_array_equal(
+            np.asarray(jaxloss.group_advantages(single, group_size=4, scale=alias)),
+            np.asarray(jaxloss.group_advantages(single, group_size=4, scale=name)),
+        )
 
 
 def test_group_advantages_semantics():
@@ -345,8 +401,11 @@ def test_group_advantages_semantics():
     # An unscorable completion is left out of its group and gets 0; a lone scored completion gets 0.
     r = jnp.array([[1.0], [jnp.nan], [3.0], [jnp.nan], [jnp.nan], [4.0]])
     a = np.asarray(jaxloss.group_advantages(r, group_size=3))
-    np.testing.assert_allclose(a, [-np.sqrt(2) / 2 / (1 + 1e-4 / np.sqrt(2)), 0.0, np.sqrt(2) / 2 / (1 + 1e-4 /
-                               np.sqrt(2)), 0.0, 0.0, 0.0], rtol=1e-5)
+    np.testing.assert_allclose(
+        a,
+        [-np.sqrt(2) / 2 / (1 + 1e-4 / np.sqrt(2)), 0.0, np.sqrt(2) / 2 / (1 + 1e-4 / np.sqrt(2)), 0.0, 0.0, 0.0],
+        rtol=1e-5,
+    )
     # The advantages are constants: no gradient reaches the rewards.
     g = jax.grad(lambda x: jnp.sum(jaxloss.group_advantages(x, group_size=2) ** 2))(jnp.array([1.0, 2.0, 3.0, 3.0]))
     np.testing.assert_array_equal(np.asarray(g), 0.0)
@@ -362,11 +421,21 @@ def test_group_advantages_semantics():
 def test_masked_tokens_hold_nan(loss_type, level):
     def run(lp, old, ref, adv2):
         def f(x):
-            return jaxloss.grpo(x, old, adv2, where=MASK, loss_type=loss_type, importance_sampling_level=level,
-                                ref_log_probs=ref, beta=0.1, delta=1.5)
+            return jaxloss.grpo(
+                x,
+                old,
+                adv2,
+                where=MASK,
+                loss_type=loss_type,
+                importance_sampling_level=level,
+                ref_log_probs=ref,
+                beta=0.1,
+                delta=1.5,
+            )
 
-        out = jaxloss.policy_gradient_token_loss(lp, old, adv2, where=MASK, loss_type=loss_type,
-                                                 importance_sampling_level=level, ref_log_probs=ref, beta=0.1)
+        out = jaxloss.policy_gradient_token_loss(
+            lp, old, adv2, where=MASK, loss_type=loss_type, importance_sampling_level=level, ref_log_probs=ref, beta=0.1
+        )
         return (*jax.value_and_grad(f)(jnp.asarray(lp)), out)
 
     bad = lambda a, v: np.where(MASK, a, v).astype(np.float32)  # noqa: E731
@@ -384,7 +453,8 @@ def test_masked_tokens_hold_nan(loss_type, level):
     v, g = jax.value_and_grad(lambda x: jaxloss.aggregate_token_losses(x, where=MASK, loss_type=loss_type))(x)
     assert np.isfinite(float(v)) and np.all(np.asarray(g)[~MASK] == 0.0)
     g = jax.grad(lambda x: jnp.sum(jaxloss.ppo_clip(x, bad(OLD, np.nan), bad(ADV2, np.nan), where=MASK)))(
-        jnp.asarray(bad(LP, np.nan)))
+        jnp.asarray(bad(LP, np.nan))
+    )
     assert np.all(np.isfinite(np.asarray(g))) and np.all(np.asarray(g)[~MASK] == 0.0)
 
 
@@ -402,8 +472,16 @@ def test_extreme_log_probs(loss_type, level):
 
         def f(x, beta=beta, bias=bias, adv=adv):
             return jaxloss.policy_gradient_token_loss(
-                x, old, adv, loss_type=loss_type, importance_sampling_level=level, ref_log_probs=ref, beta=beta,
-                use_bias_correction_kl=bias, delta=2.0 if loss_type == "grpo" else None).per_token_loss
+                x,
+                old,
+                adv,
+                loss_type=loss_type,
+                importance_sampling_level=level,
+                ref_log_probs=ref,
+                beta=beta,
+                use_bias_correction_kl=bias,
+                delta=2.0 if loss_type == "grpo" else None,
+            ).per_token_loss
 
         value = np.asarray(f(lp))
         grad = np.asarray(jax.grad(lambda x, f=f: jnp.sum(f(x)))(jnp.asarray(lp)))
@@ -419,28 +497,48 @@ def test_extreme_log_probs(loss_type, level):
         assert np.all(np.isfinite(grad) | allowed), combos[~(np.isfinite(grad) | allowed)[:, 0]]
         # A value is infinite only where its exact value exceeds the float range (or is inf * 0 in float64).
         with np.errstate(all="ignore"):
-            exact = np_token_loss(lp, old, adv, np.ones_like(lp, bool), loss_type=loss_type, level=level, ref=ref,
-                                  beta=beta, bias=bias, delta=2.0 if loss_type == "grpo" else None)[0]
+            exact = np_token_loss(
+                lp,
+                old,
+                adv,
+                np.ones_like(lp, bool),
+                loss_type=loss_type,
+                level=level,
+                ref=ref,
+                beta=beta,
+                bias=bias,
+                delta=2.0 if loss_type == "grpo" else None,
+            )[0]
         assert np.all(np.isfinite(value) | ~(np.abs(exact) <= 3.4e38))
     # The ratio never overflows, where TRL's exp does.
-    out = jaxloss.policy_gradient_token_loss(jnp.zeros((1, 2)), jnp.array([[-1e30, -1e4]]), jnp.array([1.0]),
-                                             importance_sampling_level=level)
+    out = jaxloss.policy_gradient_token_loss(
+        jnp.zeros((1, 2)), jnp.array([[-1e30, -1e4]]), jnp.array([1.0]), importance_sampling_level=level
+    )
     assert np.all(np.isfinite(np.asarray(out.ratio))) and np.all(np.asarray(out.ratio) > 1e38)
 
 
 def test_sixteen_bit_inputs():
     for dt in (jnp.bfloat16, jnp.float16):
         lp, old, ref = (jnp.asarray(x, dt) for x in (LP, OLD, REF))
-        out = jaxloss.policy_gradient_token_loss(lp, old, jnp.asarray(ADV1, dt), where=MASK, ref_log_probs=ref,
-                                                 beta=0.04)
-        want = np_token_loss(np.asarray(lp, np.float32), np.asarray(old, np.float32), np.asarray(ADV1, dt),
-                             MASK, ref=np.asarray(ref, np.float32), beta=0.04)
+        out = jaxloss.policy_gradient_token_loss(
+            lp, old, jnp.asarray(ADV1, dt), where=MASK, ref_log_probs=ref, beta=0.04
+        )
+        want = np_token_loss(
+            np.asarray(lp, np.float32),
+            np.asarray(old, np.float32),
+            np.asarray(ADV1, dt),
+            MASK,
+            ref=np.asarray(ref, np.float32),
+            beta=0.04,
+        )
         for got, exp in zip(out, want, strict=True):
             assert got.dtype == jnp.float32
             np.testing.assert_allclose(np.asarray(got), exp, rtol=1e-5, atol=1e-6)
-        for fn in (lambda x, old=old: jaxloss.grpo(x, old, ADV1, where=MASK),
-                   lambda x, old=old: jnp.sum(jaxloss.ppo_clip(x, old, ADV2)),
-                   lambda x, ref=ref: jnp.sum(jaxloss.k3_kl(x, ref))):
+        for fn in (
+            lambda x, old=old: jaxloss.grpo(x, old, ADV1, where=MASK),
+            lambda x, old=old: jnp.sum(jaxloss.ppo_clip(x, old, ADV2)),
+            lambda x, ref=ref: jnp.sum(jaxloss.k3_kl(x, ref)),
+        ):
             v, g = jax.value_and_grad(fn)(lp)
             assert v.dtype == jnp.float32 and g.dtype == dt
         a = jaxloss.group_advantages(jnp.asarray([1.0, 2.0, 4.0, 0.0], dt), group_size=2)
@@ -450,8 +548,9 @@ def test_sixteen_bit_inputs():
 def test_float64_stays_float64():
     with jax.enable_x64(True):
         lp, old, ref, adv = (jnp.asarray(x, jnp.float64) for x in (LP, OLD, REF, ADV1))
-        out = jaxloss.policy_gradient_token_loss(lp, old, adv, where=MASK, ref_log_probs=ref, beta=0.04,
-                                                 importance_sampling_level="sequence")
+        out = jaxloss.policy_gradient_token_loss(
+            lp, old, adv, where=MASK, ref_log_probs=ref, beta=0.04, importance_sampling_level="sequence"
+        )
         assert all(x.dtype == jnp.float64 for x in out)
         want = np_token_loss(LP, OLD, ADV1, MASK, ref=REF, beta=0.04, level="sequence")
         np.testing.assert_allclose(np.asarray(out.per_token_loss), want[0], rtol=1e-12, atol=1e-15)
@@ -469,13 +568,15 @@ def test_jit_and_vmap(level):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
     # vmap over sequences: each row alone ([T] log-probs, a scalar advantage) is the same row.
     row = lambda lp, old, adv, m, ref: jaxloss.policy_gradient_token_loss(  # noqa: E731
-        lp, old, adv, where=m, loss_type="sapo", importance_sampling_level=level, ref_log_probs=ref, beta=0.04)
+        lp, old, adv, where=m, loss_type="sapo", importance_sampling_level=level, ref_log_probs=ref, beta=0.04
+    )
     mapped = jax.vmap(row)(LP, OLD, ADV1, MASK, REF)
     for a, b in zip(mapped, eager, strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
     # grpo's per-sequence mean (loss type "grpo") under vmap: one scalar per row, their mean is the batch's.
-    per_row = jax.vmap(lambda lp, old, adv, m: jaxloss.grpo(lp, old, adv, where=m, loss_type="grpo",
-                                                            importance_sampling_level=level))(LP, OLD, ADV1, MASK)
+    per_row = jax.vmap(
+        lambda lp, old, adv, m: jaxloss.grpo(lp, old, adv, where=m, loss_type="grpo", importance_sampling_level=level)
+    )(LP, OLD, ADV1, MASK)
     whole = jaxloss.grpo(LP, OLD, ADV1, where=MASK, loss_type="grpo", importance_sampling_level=level)
     np.testing.assert_allclose(float(jnp.mean(per_row)), float(whole), rtol=1e-6)
     g1 = jax.jit(jax.grad(lambda x: jaxloss.grpo(x, OLD, ADV2, where=MASK, importance_sampling_level=level)))(LP)

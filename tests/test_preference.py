@@ -23,8 +23,20 @@ AVG_C = (-RNG.uniform(0.01, 3.0, B)).astype(np.float32)
 AVG_R = (-RNG.uniform(0.01, 3.0, B)).astype(np.float32)
 
 DPO_TYPES = (
-    "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot", "aot_unpaired",
-    "apo_zero", "apo_down", "discopop", "sigmoid_norm",
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "aot",
+    "aot_unpaired",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sigmoid_norm",
 )
 F_TYPES = ("sigmoid", "sigmoid_norm", "hinge", "ipo", "exo_pair", "robust", "discopop")
 F_DIVS = (("forward_kl", 0.5), ("js_divergence", 0.5), ("alpha_divergence", 0.5), ("alpha_divergence", 2.0))
@@ -166,8 +178,9 @@ def test_dpo_weighted_list_is_weighted_sum():
     parts = [jaxloss.dpo(C, R, C0, R0, loss_type=t, **kw).losses for t in ("sigmoid", "ipo", "bco_pair")]
     np.testing.assert_allclose(got.losses, 0.8 * parts[0] + 0.1 * parts[1] + 1.5 * parts[2], rtol=1e-6)
     default = jaxloss.dpo(C, R, C0, R0, loss_type=["sigmoid", "hinge"], **kw).losses
-    np.testing.assert_allclose(default, sum(jaxloss.dpo(C, R, C0, R0, loss_type=t, **kw).losses
-                                            for t in ("sigmoid", "hinge")), rtol=1e-6)
+    np.testing.assert_allclose(
+        default, sum(jaxloss.dpo(C, R, C0, R0, loss_type=t, **kw).losses for t in ("sigmoid", "hinge")), rtol=1e-6
+    )
     # a zero weight drops its term, even an infinite one (no 0 * inf)
     big = np.float32([1e30, -1e30, 3.0])
     zero = jaxloss.dpo(big, -big, 0 * big, 0 * big, loss_type=["sigmoid", "sppo_hard"], loss_weights=[1.0, 0.0])
@@ -176,13 +189,28 @@ def test_dpo_weighted_list_is_weighted_sum():
 
 @pytest.mark.parametrize(
     ("t", "eps", "gamma", "alpha"),
-    [("sigmoid", 0.0, 0.5, 0.0), ("sigmoid", 0.1, 0.5, 0.0), ("hinge", 0.1, 0.5, 0.0), ("ipo", 0.0, 0.5, 0.0),
-     ("simpo", 0.0, 0.8, 0.0), ("simpo", 0.1, 0.5, 0.25), ("sigmoid", 0.0, 0.5, -0.5), ("ipo", 0.0, 0.5, 1.5)],
+    [
+        ("sigmoid", 0.0, 0.5, 0.0),
+        ("sigmoid", 0.1, 0.5, 0.0),
+        ("hinge", 0.1, 0.5, 0.0),
+        ("ipo", 0.0, 0.5, 0.0),
+        ("simpo", 0.0, 0.8, 0.0),
+        ("simpo", 0.1, 0.5, 0.25),
+        ("sigmoid", 0.0, 0.5, -0.5),
+        ("ipo", 0.0, 0.5, 1.5),
+    ],
 )
 def test_cpo_values(t, eps, gamma, alpha):
     with jax.enable_x64(True):
-        out = jaxloss.cpo(jnp.float64(AVG_C), jnp.float64(AVG_R), loss_type=t, beta=2.0, label_smoothing=eps,
-                          simpo_gamma=gamma, alpha=alpha)
+        out = jaxloss.cpo(
+            jnp.float64(AVG_C),
+            jnp.float64(AVG_R),
+            loss_type=t,
+            beta=2.0,
+            label_smoothing=eps,
+            simpo_gamma=gamma,
+            alpha=alpha,
+        )
         want = np_cpo(AVG_C, AVG_R, t, beta=2.0, eps=eps, gamma=gamma, alpha=alpha)
         for got, ref in zip(out, want, strict=True):
             np.testing.assert_allclose(got, ref, rtol=1e-12)
@@ -229,8 +257,16 @@ def test_kto_values():
     kl = np.float32(0.7)
     with jax.enable_x64(True):
         for loss_type in ("kto", "apo_zero_unpaired"):
-            out = jaxloss.kto(jnp.float64(lp), jnp.float64(ref), des, kl=kl, beta=0.2, desirable_weight=1.3,
-                              undesirable_weight=0.6, loss_type=loss_type)
+            out = jaxloss.kto(
+                jnp.float64(lp),
+                jnp.float64(ref),
+                des,
+                kl=kl,
+                beta=0.2,
+                desirable_weight=1.3,
+                undesirable_weight=0.6,
+                loss_type=loss_type,
+            )
             rho = np.float64(lp) - ref
             z = kl if loss_type == "kto" else 0.0
             want = np.where(des, 1.3 * (1 - _sig(0.2 * (rho - z))), 0.6 * (1 - _sig(0.2 * (z - rho))))
@@ -262,8 +298,9 @@ def test_sequence_log_probs():
     np.testing.assert_array_equal(jaxloss.sequence_log_probs(lp, where=m), [-3.0, -3.75, 0.0])
     np.testing.assert_array_equal(jaxloss.sequence_log_probs(lp, where=m, average=True), [-1.5, -0.9375, 0.0])
     np.testing.assert_allclose(jaxloss.sequence_log_probs(lp, where=m, weights=w), [-2.0, -8.625, 0.0])
-    np.testing.assert_allclose(jaxloss.sequence_log_probs(lp, where=m, weights=w, average=True),
-                               [-2.0 / 1.5, -8.625 / 6.5, 0.0])
+    np.testing.assert_allclose(
+        jaxloss.sequence_log_probs(lp, where=m, weights=w, average=True), [-2.0 / 1.5, -8.625 / 6.5, 0.0]
+    )
     # a weight of 0 drops a -inf token like the mask does
     zero_w = np.float32([[1.0, 1.0, 0.0, 0.0]])
     np.testing.assert_array_equal(jaxloss.sequence_log_probs(lp[:1, [0, 1, 3, 3]], weights=zero_w), [-3.0])
@@ -287,17 +324,28 @@ def _np_ld_weights(cm, rm, alpha):
 
 
 def test_ld_dpo_weights():
-    cm = np.array([[False, True, True, True, True, False], [True, False, True, True, False, False],
-                   [False, False, False, False, False, False]])
-    rm = np.array([[True, True, False, False, False, False], [True, True, True, True, True, True],
-                   [True, True, False, False, False, False]])
+    cm = np.array(
+        [
+            [False, True, True, True, True, False],
+            [True, False, True, True, False, False],
+            [False, False, False, False, False, False],
+        ]
+    )
+    rm = np.array(
+        [
+            [True, True, False, False, False, False],
+            [True, True, True, True, True, True],
+            [True, True, False, False, False, False],
+        ]
+    )
     w_c, w_r = jaxloss.ld_dpo_weights(cm, rm, alpha=0.25)
     np.testing.assert_array_equal(w_c, [[0, 1, 1, 0.25, 0.25, 0], [1, 0, 1, 1, 0, 0], [0, 0, 0, 0, 0, 0]])
     np.testing.assert_array_equal(w_r, [[1, 1, 0, 0, 0, 0], [1, 1, 1, 0.25, 0.25, 0.25], [0.25, 0.25, 0, 0, 0, 0]])
     assert w_c.dtype == jnp.float32
     big_c, big_r = RNG.random((5, 9)) < 0.6, RNG.random((5, 7)) < 0.6  # token axes of different lengths
-    for got, want in zip(jaxloss.ld_dpo_weights(big_c, big_r, alpha=0.4), _np_ld_weights(big_c, big_r, 0.4),
-                         strict=True):
+    for got, want in zip(
+        jaxloss.ld_dpo_weights(big_c, big_r, alpha=0.4), _np_ld_weights(big_c, big_r, 0.4), strict=True
+    ):
         np.testing.assert_array_equal(got, want.astype(np.float32))
     ones = jaxloss.ld_dpo_weights(big_c, big_r, alpha=1.0)
     np.testing.assert_array_equal(ones[0], big_c.astype(np.float32))
@@ -310,9 +358,17 @@ def test_ld_dpo_weights():
 
 @pytest.mark.parametrize(
     ("t", "f_div"),
-    [("sigmoid", "reverse_kl"), ("exo_pair", "reverse_kl"), ("discopop", "reverse_kl"), ("ipo", "forward_kl"),
-     ("robust", "js_divergence"), ("sigmoid_norm", "alpha_divergence"), ("aot", "reverse_kl"),
-     ("nca_pair", "reverse_kl"), ("apo_down", "reverse_kl")],
+    [
+        ("sigmoid", "reverse_kl"),
+        ("exo_pair", "reverse_kl"),
+        ("discopop", "reverse_kl"),
+        ("ipo", "forward_kl"),
+        ("robust", "js_divergence"),
+        ("sigmoid_norm", "alpha_divergence"),
+        ("aot", "reverse_kl"),
+        ("nca_pair", "reverse_kl"),
+        ("apo_down", "reverse_kl"),
+    ],
 )
 def test_dpo_gradients(t, f_div):
     c0, r0 = C[:3] + np.float32(0.3), R[:3] - np.float32(0.4)
@@ -417,8 +473,11 @@ def test_orpo_and_kto_extremes():
 def test_clamped_exponent_keeps_its_slope():
     """Past the clamp (exponent 80) the gradient is the formula's at the clamp: finite, nonzero, the right sign."""
     c = jnp.float32([-200.0])  # rho_c = -200: e^(-rho) would be e^200
-    g = jax.grad(lambda x: jnp.sum(jaxloss.dpo(x, jnp.float32([0.0]), jnp.float32([0.0]), jnp.float32([0.0]),
-                                                f_divergence="forward_kl").losses))(c)
+    g = jax.grad(
+        lambda x: jnp.sum(
+            jaxloss.dpo(x, jnp.float32([0.0]), jnp.float32([0.0]), jnp.float32([0.0]), f_divergence="forward_kl").losses
+        )
+    )(c)
     assert np.isfinite(g).all() and g[0] < 0
     g = jax.grad(lambda x: jnp.sum(jaxloss.cpo(x, jnp.float32([-1.0]), alpha=1.0).losses))(c)
     assert np.isfinite(g).all() and g[0] < 0
@@ -434,8 +493,9 @@ def test_16_bit_inputs_compute_in_float32(dtype):
     lo = [jnp.asarray(a, dtype) for a in (C, R, C0, R0)]
     out = jaxloss.dpo(*lo, loss_type="ipo", chosen_lengths=NC, rejected_lengths=NR)
     assert all(o.dtype == jnp.float32 for o in out)
-    want = jaxloss.dpo(*(jnp.asarray(a, jnp.float32) for a in lo), loss_type="ipo", chosen_lengths=NC,
-                       rejected_lengths=NR)
+    want = jaxloss.dpo(
+        *(jnp.asarray(a, jnp.float32) for a in lo), loss_type="ipo", chosen_lengths=NC, rejected_lengths=NR
+    )
     np.testing.assert_allclose(out.losses, want.losses, rtol=1e-6)
     a, b = jnp.asarray(AVG_C, dtype), jnp.asarray(AVG_R, dtype)
     for out in (jaxloss.cpo(a, b), jaxloss.simpo(a, b), jaxloss.orpo(a, b), jaxloss.kto(a, b, AVG_C < -1, kl=0.1)):
@@ -456,7 +516,12 @@ def test_jit_and_vmap():
     kw = dict(loss_type=("sigmoid", "ipo", "discopop"), beta=0.3)
     assert_transform_invariant(
         lambda c, r, c0, r0, nc, nr: jaxloss.dpo(c, r, c0, r0, chosen_lengths=nc, rejected_lengths=nr, **kw).losses,
-        C, R, C0, R0, NC, NR,
+        C,
+        R,
+        C0,
+        R0,
+        NC,
+        NR,
     )
     assert_transform_invariant(lambda c, r: jaxloss.cpo(c, r, loss_type="simpo", alpha=0.2).losses, AVG_C, AVG_R)
     assert_transform_invariant(lambda c, r: jaxloss.orpo(c, r).losses, AVG_C, AVG_R)

@@ -359,8 +359,12 @@ def test_smooth_at_huge_and_infinite(dtype):
 
 
 def test_second_derivatives_at_zero():
-    for transform in (lambda f: _jit(jax.grad(jax.grad(f))), lambda f: _jit(jax.jacfwd(jax.jacfwd(f))),
-                      lambda f: _jit(jax.jacfwd(jax.grad(f))), lambda f: _jit(jax.hessian(f))):
+    for transform in (
+        lambda f: _jit(jax.grad(jax.grad(f))),
+        lambda f: _jit(jax.jacfwd(jax.jacfwd(f))),
+        lambda f: _jit(jax.jacfwd(jax.grad(f))),
+        lambda f: _jit(jax.hessian(f)),
+    ):
         np.testing.assert_allclose(transform(P.softplus)(0.0), 0.25, rtol=1e-6)
         np.testing.assert_allclose(transform(P.log_sigmoid)(0.0), -0.25, rtol=1e-6)
         np.testing.assert_allclose(transform(P.log_cosh)(0.0), 1.0, rtol=1e-6)
@@ -440,6 +444,7 @@ def test_normalize_values_and_tiny_rows():
     zeros = jnp.zeros((1, 3))
     np.testing.assert_array_equal(P.normalize(zeros), zeros)
     np.testing.assert_array_equal(jax.jacobian(lambda v: P.normalize(v)[0])(zeros)[:, 0], np.eye(3))
+
     # p / sum(p) is scale-free: at a row of 1e-20 (whose squared sum flushes to
     # 0, so autodiff of p / sum(p) gives nan) the gradient is 1e20 times the one at 1.
     def f(v):
@@ -509,7 +514,9 @@ def test_sigmoid_focal_weight_values():
         for gamma in (0.0, 0.5, 2.0):
             np.testing.assert_allclose(
                 P.sigmoid_focal_weight(jnp.asarray(z, jnp.float32), jnp.float32(y), jnp.float32(gamma)),
-                one_minus_pt**gamma, rtol=1e-5, atol=1e-30,
+                one_minus_pt**gamma,
+                rtol=1e-5,
+                atol=1e-30,
             )
 
 
@@ -550,13 +557,20 @@ def test_poisson_terms_grads():
 def test_poisson_terms_values():
     x = np.array([-3.0, 0.2, 1.5, 20.0])
     t = np.array([0.5, 1.0, 4.0, 7.0])
-    np.testing.assert_allclose(P.exp_minus_mul(jnp.asarray(x, jnp.float32), jnp.asarray(t, jnp.float32)),
-                               np.exp(x) - t * x, rtol=1e-6)
-    np.testing.assert_allclose(P.poisson_deviance_log(jnp.asarray(x, jnp.float32), jnp.asarray(t, jnp.float32)),
-                               np.exp(x) - t - t * (x - np.log(t)), rtol=1e-5)
+    np.testing.assert_allclose(
+        P.exp_minus_mul(jnp.asarray(x, jnp.float32), jnp.asarray(t, jnp.float32)), np.exp(x) - t * x, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        P.poisson_deviance_log(jnp.asarray(x, jnp.float32), jnp.asarray(t, jnp.float32)),
+        np.exp(x) - t - t * (x - np.log(t)),
+        rtol=1e-5,
+    )
     r = np.array([1e-3, 0.9, 4.2, 100.0])
-    np.testing.assert_allclose(P.poisson_deviance_rate(jnp.asarray(r, jnp.float32), jnp.asarray(t, jnp.float32)),
-                               r - t - t * np.log(r / t), rtol=1e-5)
+    np.testing.assert_allclose(
+        P.poisson_deviance_rate(jnp.asarray(r, jnp.float32), jnp.asarray(t, jnp.float32)),
+        r - t - t * np.log(r / t),
+        rtol=1e-5,
+    )
     # A near fit keeps its digits: 1e6 (r / t - 1 - log(r / t)) ~ 5e-3 at r / t = 1 + 1e-4.
     with jax.enable_x64(True):
         t64, r64 = 1e6, 1e6 + 100.0

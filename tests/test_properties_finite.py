@@ -37,8 +37,9 @@ def _tangents(primals):
 
 
 def _upcast(args):
-    return [a.astype(jnp.float32) if jnp.issubdtype(a.dtype, jnp.floating) and a.dtype != jnp.float64 else a
-            for a in args]
+    return [
+        a.astype(jnp.float32) if jnp.issubdtype(a.dtype, jnp.floating) and a.dtype != jnp.float64 else a for a in args
+    ]
 
 
 @functools.cache
@@ -72,8 +73,12 @@ def _program(spec: Spec, options: tuple, second_order: bool = True):
                 derivs["Hessian-vector product"] = jax.jvp(grad, primals, tuple(tangents))[1]
             else:  # custom_vjp: reverse over reverse
                 derivs["Hessian-vector product"] = jax.grad(
-                    lambda *p: sum(jnp.vdot(gi.astype(jnp.float32), t.astype(jnp.float32))
-                                   for gi, t in zip(grad(*p), tangents, strict=True)), argnums=argnums)(*primals)
+                    lambda *p: sum(
+                        jnp.vdot(gi.astype(jnp.float32), t.astype(jnp.float32))
+                        for gi, t in zip(grad(*p), tangents, strict=True)
+                    ),
+                    argnums=argnums,
+                )(*primals)
         return value, derivs
 
     return jax.jit(run)
@@ -90,7 +95,8 @@ def _finite(tree, what: str, case: Case) -> None:
     for leaf in jax.tree_util.tree_leaves(tree):
         arr = np.asarray(leaf, np.float64)
         assert np.all(np.isfinite(arr)), (
-            f"{case.spec.name} ({case.source}): non-finite {what}: {arr}\nargs={case.args}\n{case.kwargs}")
+            f"{case.spec.name} ({case.source}): non-finite {what}: {arr}\nargs={case.args}\n{case.kwargs}"
+        )
 
 
 _F16_MAX = float(jnp.finfo(jnp.float16).max)
@@ -125,7 +131,8 @@ def _check_finite(case: Case, expected_dtype):
             assert not np.any(np.isnan(d16)), f"{case.spec.name} ({case.source}): nan {what} in float16: {d16}"
             overflow = np.isinf(d16) & (np.abs(d32) >= 0.5 * _F16_MAX) & (np.sign(d16) == np.sign(d32))
             assert np.all(np.isfinite(d16) | overflow), (
-                f"{case.spec.name} ({case.source}): {what} float16 {d16} vs float32 {d32}")
+                f"{case.spec.name} ({case.source}): {what} float16 {d16} vs float32 {d32}"
+            )
     return derivs
 
 
@@ -152,7 +159,8 @@ def _check_finite_differences(case: Case, gradient) -> None:
     atol = 3e-7 * (max(float(np.sum(np.abs(v))) for v in values) + 1.0) / step  # float32 rounding, over 2 * step
     assert abs(fd - directional) <= rtol * scale + atol, (
         f"{spec.name}: gradient . t = {directional:.6g} but central differences give {fd:.6g} "
-        f"(|g * t| summed: {scale:.3g})\nargs={case.args}\n{case.kwargs}")
+        f"(|g * t| summed: {scale:.3g})\nargs={case.args}\n{case.kwargs}"
+    )
 
 
 # A defect this suite finds and that is not fixed yet is listed here as a strict
@@ -192,9 +200,16 @@ def test_values_gradients_hvp_finite_at_pinned_cases(spec, pin):
 
 
 # float64 stays float64 (a sample of the table; each needs its own x64 compile).
-_X64 = [s for s in CORE if s.name in (
-    "sparse_softmax_cross_entropy", "sigmoid_focal_loss", "cosine_distance",
-)]
+_X64 = [
+    s
+    for s in CORE
+    if s.name
+    in (
+        "sparse_softmax_cross_entropy",
+        "sigmoid_focal_loss",
+        "cosine_distance",
+    )
+]
 
 
 @pytest.mark.parametrize("spec", _X64, ids=repr)
@@ -234,7 +249,10 @@ def test_ci_draws_are_not_degenerate():
 
 def _close(actual, expected, what, case):
     np.testing.assert_allclose(
-        np.asarray(actual, np.float64), np.asarray(expected, np.float64), rtol=2e-5, atol=1e-6,
+        np.asarray(actual, np.float64),
+        np.asarray(expected, np.float64),
+        rtol=2e-5,
+        atol=1e-6,
         err_msg=f"{case.spec.name} ({case.source}): {what}\nargs={case.args}\n{case.kwargs}",
     )
 
@@ -271,8 +289,9 @@ def _check_agree(case: Case) -> None:
     second = [jnp.flip(a, 0) if a.ndim else a for a in case.args]
     stacked = [jnp.stack([a, b]) for a, b in zip(case.args, second, strict=True)]
     stacked_where = None if where is None else jnp.stack([where, jnp.flip(where, 0)])
-    loop = [case.call(*[s[i] for s in stacked], **({} if where is None else {"where": stacked_where[i]}))
-            for i in range(2)]
+    loop = [
+        case.call(*[s[i] for s in stacked], **({} if where is None else {"where": stacked_where[i]})) for i in range(2)
+    ]
 
     # Per-example losses: vmap over the batch rows == the batched call.
     batched = None

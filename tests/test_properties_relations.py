@@ -56,8 +56,9 @@ def pinned_logits(shape=(3, 4), dtype=jnp.float32, exp=30.0, label_dtype=jnp.int
 
 
 def _close(actual, expected, what, rtol=2e-5, atol=1e-6):
-    np.testing.assert_allclose(np.asarray(actual, np.float64), np.asarray(expected, np.float64),
-                               rtol=rtol, atol=atol, err_msg=what)
+    np.testing.assert_allclose(
+        np.asarray(actual, np.float64), np.asarray(expected, np.float64), rtol=rtol, atol=atol, err_msg=what
+    )
 
 
 def _rel_close(actual, expected, what, rtol=2e-5, scale=None):
@@ -85,8 +86,12 @@ def test_softmax_cross_entropy_on_one_hot_equals_sparse(data, smoothing, masked)
         mask[0, (int(labels[0]) + 1) % c] = False  # something is masked
         mask[np.arange(b), np.asarray(labels, np.int64)] = True
         where = jnp.asarray(mask)
-    report("softmax_cross_entropy = sparse", source, [logits, labels, where],
-           options={"label_smoothing": smoothing, "masked": masked})
+    report(
+        "softmax_cross_entropy = sparse",
+        source,
+        [logits, labels, where],
+        options={"label_smoothing": smoothing, "masked": masked},
+    )
     onehot = jax.nn.one_hot(labels, c, dtype=jnp.float32)
 
     def dense(z):
@@ -110,12 +115,15 @@ def test_categorical_cross_entropy_of_softmax_equals_softmax_cross_entropy(data,
     logits = jnp.clip(logits, -3, 3)
     c = logits.shape[-1]
     soft = jnp.asarray(rng.dirichlet(np.ones(c), size=logits.shape[0]), jnp.float32)
-    report("categorical_cross_entropy(softmax) = softmax_cross_entropy", source, [logits, soft],
-           options={"label_smoothing": smoothing})
+    report(
+        "categorical_cross_entropy(softmax) = softmax_cross_entropy",
+        source,
+        [logits, soft],
+        options={"label_smoothing": smoothing},
+    )
 
     def from_probs(z):
-        return jaxloss.categorical_cross_entropy(jax.nn.softmax(z.astype(jnp.float32)), soft,
-                                                 label_smoothing=smoothing)
+        return jaxloss.categorical_cross_entropy(jax.nn.softmax(z.astype(jnp.float32)), soft, label_smoothing=smoothing)
 
     def from_logits(z):
         return jaxloss.softmax_cross_entropy(z, soft, label_smoothing=smoothing)
@@ -134,20 +142,26 @@ def _binary_labels(rng, shape, exact: bool):
     return jnp.asarray(labels, jnp.float32)
 
 
-@given(data=logits_and_labels(max_exp=(0.7, 0.0)), smoothing=st.sampled_from([0.1, 0.0]),
-       exact=st.sampled_from([True, False]))
+@given(
+    data=logits_and_labels(max_exp=(0.7, 0.0)),
+    smoothing=st.sampled_from([0.1, 0.0]),
+    exact=st.sampled_from([True, False]),
+)
 @example(data=pinned_logits(dtype=jnp.float16, exp=0.7), smoothing=0.0, exact=True)
 def test_binary_cross_entropy_of_sigmoid_equals_sigmoid_binary_cross_entropy(data, smoothing, exact):
     # Away from the clip: |z| <= 5 keeps sigmoid(z) inside [1e-7, 1 - 1e-7] with room.
     logits, _, _, rng, source = data
     logits = jnp.clip(logits, -5, 5)
     labels = _binary_labels(rng, logits.shape, exact)
-    report("binary_cross_entropy(sigmoid) = sigmoid_binary_cross_entropy", source, [logits, labels],
-           options={"label_smoothing": smoothing})
+    report(
+        "binary_cross_entropy(sigmoid) = sigmoid_binary_cross_entropy",
+        source,
+        [logits, labels],
+        options={"label_smoothing": smoothing},
+    )
 
     def from_probs(z):
-        return jaxloss.binary_cross_entropy(jax.nn.sigmoid(z.astype(jnp.float32)), labels,
-                                            label_smoothing=smoothing)
+        return jaxloss.binary_cross_entropy(jax.nn.sigmoid(z.astype(jnp.float32)), labels, label_smoothing=smoothing)
 
     def from_logits(z):
         return jaxloss.sigmoid_binary_cross_entropy(z, labels, label_smoothing=smoothing)
@@ -158,19 +172,25 @@ def test_binary_cross_entropy_of_sigmoid_equals_sigmoid_binary_cross_entropy(dat
     _close(g_p, g_l, "gradients", rtol=1e-3, atol=1e-5)
 
 
-@given(data=logits_and_labels(max_exp=(0.7, 0.0)), gamma=st.sampled_from([2.0, 0.0]),
-       alpha=st.sampled_from([0.25, None]))
+@given(
+    data=logits_and_labels(max_exp=(0.7, 0.0)), gamma=st.sampled_from([2.0, 0.0]), alpha=st.sampled_from([0.25, None])
+)
 @example(data=pinned_logits(dtype=jnp.bfloat16, exp=0.7), gamma=2.0, alpha=None)
 def test_binary_focal_cross_entropy_of_sigmoid_equals_sigmoid_focal_loss(data, gamma, alpha):
     logits, _, _, rng, source = data
     logits = jnp.clip(logits, -5, 5)
     labels = jnp.asarray(rng.integers(0, 2, size=logits.shape), jnp.float32)
-    report("binary_focal_cross_entropy(sigmoid) = sigmoid_focal_loss", source, [logits, labels],
-           options={"gamma": gamma, "alpha": alpha})
+    report(
+        "binary_focal_cross_entropy(sigmoid) = sigmoid_focal_loss",
+        source,
+        [logits, labels],
+        options={"gamma": gamma, "alpha": alpha},
+    )
 
     def from_probs(z):
-        return jaxloss.binary_focal_cross_entropy(jax.nn.sigmoid(z.astype(jnp.float32)), labels, gamma=gamma,
-                                                  alpha=alpha)
+        return jaxloss.binary_focal_cross_entropy(
+            jax.nn.sigmoid(z.astype(jnp.float32)), labels, gamma=gamma, alpha=alpha
+        )
 
     def from_logits(z):
         return jaxloss.sigmoid_focal_loss(z, labels, gamma=gamma, alpha=alpha)
@@ -181,19 +201,25 @@ def test_binary_focal_cross_entropy_of_sigmoid_equals_sigmoid_focal_loss(data, g
     _close(g_p, g_l, "gradients", rtol=1e-3, atol=1e-5)
 
 
-@given(data=logits_and_labels(max_exp=(0.5, 0.0)), gamma=st.sampled_from([2.0, 0.0]),
-       alpha=st.sampled_from([0.25, None]))
+@given(
+    data=logits_and_labels(max_exp=(0.5, 0.0)), gamma=st.sampled_from([2.0, 0.0]), alpha=st.sampled_from([0.25, None])
+)
 @example(data=pinned_logits(dtype=jnp.float16, exp=0.5, label_dtype=jnp.int8), gamma=2.0, alpha=0.25)
 def test_categorical_focal_cross_entropy_of_softmax_equals_softmax_focal_loss(data, gamma, alpha):
     logits, labels, _, _, source = data
     logits = jnp.clip(logits, -3, 3)
     onehot = jax.nn.one_hot(labels, logits.shape[-1], dtype=jnp.float32)
-    report("categorical_focal_cross_entropy(softmax) = softmax_focal_loss", source, [logits, labels],
-           options={"gamma": gamma, "alpha": alpha})
+    report(
+        "categorical_focal_cross_entropy(softmax) = softmax_focal_loss",
+        source,
+        [logits, labels],
+        options={"gamma": gamma, "alpha": alpha},
+    )
 
     def from_probs(z):
-        return jaxloss.categorical_focal_cross_entropy(jax.nn.softmax(z.astype(jnp.float32)), onehot, gamma=gamma,
-                                                       alpha=alpha)
+        return jaxloss.categorical_focal_cross_entropy(
+            jax.nn.softmax(z.astype(jnp.float32)), onehot, gamma=gamma, alpha=alpha
+        )
 
     def from_logits(z):
         return jaxloss.softmax_focal_loss(z, onehot, gamma=gamma, alpha=alpha)
@@ -243,8 +269,12 @@ def _pinned_fused():
 @example(problem=_pinned_fused())
 def test_fused_linear_cross_entropy_equals_unfused(problem):
     hidden, weight, labels, bias, chunk, options, source = problem
-    report("fused_linear_cross_entropy = unfused", source, [hidden, weight, labels, bias],
-           options={**options, "chunk_size": chunk})
+    report(
+        "fused_linear_cross_entropy = unfused",
+        source,
+        [hidden, weight, labels, bias],
+        options={**options, "chunk_size": chunk},
+    )
 
     def fused(h, w):
         return jaxloss.fused_linear_cross_entropy(h, w, labels, bias=bias, chunk_size=chunk, **options)
@@ -317,8 +347,9 @@ def test_reduce_invariant_to_permuting_the_batch(problem, reduction):
     _report_reduce("reduce: permutation", problem, {"reduction": reduction})
     perm = rng.permutation(losses.shape[0])
     out = jaxloss.reduce(losses, weights, reduction=reduction, where=where)
-    permuted = jaxloss.reduce(losses[perm], weights[perm], reduction=reduction,
-                              where=None if where is None else where[perm])
+    permuted = jaxloss.reduce(
+        losses[perm], weights[perm], reduction=reduction, where=None if where is None else where[perm]
+    )
     if reduction == "none":
         out = out[perm]
     scale = None if reduction == "none" else _terms_scale(losses, weights, where)
@@ -327,8 +358,7 @@ def test_reduce_invariant_to_permuting_the_batch(problem, reduction):
 
 
 @pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
-@given(problem=reduce_problems(exp=(8.0, 0.0, 2.0)), a=st.sampled_from([0.5, 0.0, 3.0]),
-       b=st.sampled_from([2.5, 1.0]))
+@given(problem=reduce_problems(exp=(8.0, 0.0, 2.0)), a=st.sampled_from([0.5, 0.0, 3.0]), b=st.sampled_from([2.5, 1.0]))
 @example(problem=_pinned_reduce("last"), a=3.0, b=1.0)
 def test_reduce_linear_in_weights(problem, reduction, a, b):
     losses, w1, where, rng, _ = problem
@@ -351,11 +381,19 @@ def test_reduce_normalised_reductions_scale_correctly(problem, scale):
     # weighted_mean is invariant to scaling the weights, sum_by_nonzero_weights scales with them.
     wm = jaxloss.reduce(losses, w, reduction="weighted_mean", where=where)
     wsum = float(np.sum(np.asarray(w, np.float64) * (1.0 if where is None else np.asarray(where))))
-    _rel_close(jaxloss.reduce(losses, scale * w, reduction="weighted_mean", where=where), wm, "weighted_mean",
-               scale=terms / wsum if wsum else None)
+    _rel_close(
+        jaxloss.reduce(losses, scale * w, reduction="weighted_mean", where=where),
+        wm,
+        "weighted_mean",
+        scale=terms / wsum if wsum else None,
+    )
     snz = jaxloss.reduce(losses, w, reduction="sum_by_nonzero_weights", where=where)
-    _rel_close(jaxloss.reduce(losses, scale * w, reduction="sum_by_nonzero_weights", where=where), scale * snz,
-               "sum_by_nonzero_weights", scale=scale * terms)
+    _rel_close(
+        jaxloss.reduce(losses, scale * w, reduction="sum_by_nonzero_weights", where=where),
+        scale * snz,
+        "sum_by_nonzero_weights",
+        scale=scale * terms,
+    )
 
 
 @pytest.mark.parametrize("reduction", jaxloss.REDUCTIONS)
@@ -376,8 +414,11 @@ def test_reduce_is_zero_not_nan_when_every_weight_or_mask_is_zero(problem, reduc
         grad = jax.grad(lambda l, kw=kwargs: jnp.sum(jaxloss.reduce(l, reduction=reduction, **kw)))(losses)
         np.testing.assert_array_equal(grad, np.zeros(grad.shape), err_msg=f"{reduction} gradient {list(kwargs)}")
         if "weights" in kwargs:
-            gw = jax.grad(lambda w, kw=kwargs: jnp.sum(jaxloss.reduce(
-                jnp.nan_to_num(losses), reduction=reduction, **{**kw, "weights": w})))(zeros)
+            gw = jax.grad(
+                lambda w, kw=kwargs: jnp.sum(
+                    jaxloss.reduce(jnp.nan_to_num(losses), reduction=reduction, **{**kw, "weights": w})
+                )
+            )(zeros)
             assert np.all(np.isfinite(np.asarray(gw))), f"{reduction}: gradient wrt weights {gw}"
 
 
@@ -393,7 +434,8 @@ def _check_masked(case) -> None:
     shape = where.shape
     poisoned = [
         jnp.where(where, a, jnp.nan).astype(a.dtype)
-        if jnp.issubdtype(a.dtype, jnp.floating) and a.shape == shape else a
+        if jnp.issubdtype(a.dtype, jnp.floating) and a.shape == shape
+        else a
         for a in case.args
     ]
 
@@ -403,12 +445,14 @@ def _check_masked(case) -> None:
             for i, x in zip(spec.diff, diff, strict=True):
                 full[i] = x
             return jnp.sum(case.call(*full, where=where))
+
         return f
 
     clean_value = case.call(*case.args, where=where)
     value = case.call(*poisoned, where=where)
-    np.testing.assert_array_equal(np.asarray(value), np.asarray(clean_value),
-                                  err_msg=f"{spec.name}: nan in masked entries changed the value")
+    np.testing.assert_array_equal(
+        np.asarray(value), np.asarray(clean_value), err_msg=f"{spec.name}: nan in masked entries changed the value"
+    )
     argnums = tuple(range(len(spec.diff)))
     g_clean = jax.grad(scalar(case.args), argnums=argnums)(*[case.args[i] for i in spec.diff])
     g = jax.grad(scalar(poisoned), argnums=argnums)(*[poisoned[i] for i in spec.diff])
@@ -417,8 +461,9 @@ def _check_masked(case) -> None:
         if case.args[i].shape == shape:
             masked = ~np.asarray(where)
             np.testing.assert_array_equal(gp[masked], 0.0, err_msg=f"{spec.name}: gradient at masked entries")
-        np.testing.assert_array_equal(gp, np.asarray(gc, np.float64),
-                                      err_msg=f"{spec.name}: nan in masked entries changed gradient {i}")
+        np.testing.assert_array_equal(
+            gp, np.asarray(gc, np.float64), err_msg=f"{spec.name}: nan in masked entries changed gradient {i}"
+        )
 
 
 @pytest.mark.parametrize("spec", WITH_WHERE, ids=repr)

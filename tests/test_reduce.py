@@ -60,11 +60,11 @@ def test_masked_nan_never_reaches_value_or_gradient(reduction):
     where = np.isfinite(bad)
     clean = np.where(where, LOSSES, 0.0)
     out = jaxloss.reduce(bad, w, reduction=reduction, where=where)
-    ref = jaxloss.reduce(clean, np.where(where, 1.0, 0.0).astype(np.float32), reduction=reduction,
-                         where=where)
+    ref = jaxloss.reduce(clean, np.where(where, 1.0, 0.0).astype(np.float32), reduction=reduction, where=where)
     np.testing.assert_allclose(out, ref, rtol=1e-6)
-    g_l, g_w = jax.grad(lambda l, w: jnp.sum(jaxloss.reduce(l, w, reduction=reduction, where=where)),
-                        argnums=(0, 1))(jnp.asarray(bad), jnp.asarray(w))
+    g_l, g_w = jax.grad(lambda l, w: jnp.sum(jaxloss.reduce(l, w, reduction=reduction, where=where)), argnums=(0, 1))(
+        jnp.asarray(bad), jnp.asarray(w)
+    )
     assert np.all(np.isfinite(g_l)) and np.all(np.isfinite(g_w))
     assert g_l[0, 1] == 0 and g_l[1, 0] == 0 and g_w[0, 1] == 0
 
@@ -83,10 +83,12 @@ def test_permutation_invariance_and_linearity():
     w = rng.random(16).astype(np.float32)
     perm = rng.permutation(16)
     for red in ("sum", "mean", "weighted_mean", "sum_by_nonzero_weights"):
-        np.testing.assert_allclose(jaxloss.reduce(l, w, reduction=red),
-                                   jaxloss.reduce(l[perm], w[perm], reduction=red), rtol=1e-6)
-    np.testing.assert_allclose(jaxloss.reduce(l, 3 * w, reduction="sum"),
-                               3 * jaxloss.reduce(l, w, reduction="sum"), rtol=1e-6)
+        np.testing.assert_allclose(
+            jaxloss.reduce(l, w, reduction=red), jaxloss.reduce(l[perm], w[perm], reduction=red), rtol=1e-6
+        )
+    np.testing.assert_allclose(
+        jaxloss.reduce(l, 3 * w, reduction="sum"), 3 * jaxloss.reduce(l, w, reduction="sum"), rtol=1e-6
+    )
 
 
 def test_jit_and_16bit():

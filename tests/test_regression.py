@@ -296,7 +296,9 @@ def test_pairwise_squared_error_values():
     p3 = p.reshape(2, 2, 5)
     t3 = t.reshape(2, 2, 5)
     np.testing.assert_allclose(
-        jaxloss.pairwise_squared_error(p3, t3, axis=(1, 2)), _np_pairwise(p3.reshape(2, 10), t3.reshape(2, 10)), rtol=1e-5  # noqa: E501
+        jaxloss.pairwise_squared_error(p3, t3, axis=(1, 2)),
+        _np_pairwise(p3.reshape(2, 10), t3.reshape(2, 10)),
+        rtol=1e-5,  # noqa: E501
     )
     np.testing.assert_allclose(
         jaxloss.pairwise_squared_error(p, t, axis=None), _np_pairwise(p.ravel(), t.ravel()), rtol=1e-5
@@ -375,8 +377,16 @@ def test_new_regression_losses_dtypes_and_transforms(name):
         (lambda: jaxloss.squared_log_error(np.ones(3), np.ones(3), epsilon=-1.0), ValueError, "epsilon"),
         (lambda: jaxloss.pairwise_squared_error(np.ones((2, 3)), np.ones((3, 2))), ValueError, "targets"),
         (lambda: jaxloss.pairwise_squared_error(np.ones((2, 3)), np.ones((2, 3)), axis=2), ValueError, "axis"),
-        (lambda: jaxloss.pairwise_squared_error(np.ones((2, 3)), np.ones((2, 3)), where=np.ones(3)), TypeError, "where"),  # noqa: E501
-        (lambda: jaxloss.pairwise_squared_error(np.ones((2, 3)), np.ones((2, 3)), count=np.ones(3)), ValueError, "count"),  # noqa: E501
+        (
+            lambda: jaxloss.pairwise_squared_error(np.ones((2, 3)), np.ones((2, 3)), where=np.ones(3)),
+            TypeError,
+            "where",
+        ),  # noqa: E501
+        (
+            lambda: jaxloss.pairwise_squared_error(np.ones((2, 3)), np.ones((2, 3)), count=np.ones(3)),
+            ValueError,
+            "count",
+        ),  # noqa: E501
     ],
 )
 def test_new_regression_trace_time_errors(call, exc, pattern):

@@ -158,12 +158,15 @@ def test_scaled_path_gradient_matches_unscaled_formula(name):
     p, t = _inputs(6, (2, 4))
     p = p * 40.0 + 3.0
     if name == "dice":
+
         def plain(x):
             return 1.0 - 2.0 * jnp.sum(x * t, -1) / (jnp.sum(t, -1) + jnp.sum(x, -1) + 1e-7)
     else:
+
         def plain(x):
             tp = jnp.sum(x * t, -1)
             return 1.0 - tp / (tp + 0.5 * jnp.sum(x * (1 - t), -1) + 0.5 * jnp.sum((1 - x) * t, -1) + 1e-7)
+
     fn = getattr(jaxloss, name)
     g = jax.grad(lambda x: jnp.sum(fn(x, t)))(p)
     np.testing.assert_allclose(g, jax.grad(lambda x: jnp.sum(plain(x)))(p), rtol=1e-5, atol=1e-9)
@@ -230,8 +233,12 @@ def test_hessian_at_huge_inputs(name):
     # Inputs of 1e20 scale the overlap sums down to ~1e-20, whose ratio's
     # autodiff squared the denominator (1e-40 flushes to 0): a nan Hessian.
     fn = getattr(jaxloss, name)
-    for p, t in (([1e20, 0.5], [1.0, 1.0]), ([1e20, 1.0, 0.0], [1.0, 0.0, 1.0]), ([0.5, 1e20], [0.0, 0.0]),
-                 ([1e20, 1e20], [0.0, 1.0])):
+    for p, t in (
+        ([1e20, 0.5], [1.0, 1.0]),
+        ([1e20, 1.0, 0.0], [1.0, 0.0, 1.0]),
+        ([0.5, 1e20], [0.0, 0.0]),
+        ([1e20, 1e20], [0.0, 1.0]),
+    ):
         p, t = jnp.array(p), jnp.array(t)
         h = jax.jit(jax.hessian(lambda a, b: fn(a, b), argnums=(0, 1)))(p, t)
         assert_all_finite(h, "Hessian")

@@ -51,8 +51,11 @@ def _rank_promotion_allowed():
 
 @pytest.mark.parametrize(("name", "fn", "pred", "target"), ELEMENTWISE, ids=[e[0] for e in ELEMENTWISE])
 def test_column_against_row_raises(name, fn, pred, target):
-    with pytest.raises(ValueError, match=r"of shape \(4,\) must broadcast to the shape of `\w+`, \(4, 1\) "
-                                         r"\(they would broadcast to \(4, 4\)\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"of shape \(4,\) must broadcast to the shape of `\w+`, \(4, 1\) "
+        r"\(they would broadcast to \(4, 4\)\)",
+    ):
         fn(pred, target)
 
 

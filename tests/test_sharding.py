@@ -51,8 +51,9 @@ def run_case(module: str, case: str, timeout: int = 300) -> str:
     env = dict(os.environ)
     env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
     env["JAX_PLATFORMS"] = "cpu"
-    proc = subprocess.run([sys.executable, "-m", module, case], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", module, case], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert proc.returncode == 0, f"case {case} failed:\n{proc.stdout}\n{proc.stderr[-6000:]}"
     assert f"OK {case}" in proc.stdout, proc.stdout
     return proc.stdout
@@ -162,8 +163,17 @@ def _objective(loss_fn, labels, cotangent, reduction):
     return f
 
 
-def _check_fused(mesh, token_axis, *, weight_layout="DV", dtype="float32", reductions=("none", "mean"),
-                 use_shard_map=True, rtol=2e-5, weighted=False):
+def _check_fused(
+    mesh,
+    token_axis,
+    *,
+    weight_layout="DV",
+    dtype="float32",
+    reductions=("none", "mean"),
+    use_shard_map=True,
+    rtol=2e-5,
+    weighted=False,
+):
     import jax
     from jax.sharding import NamedSharding
     from jax.sharding import PartitionSpec as P
@@ -176,8 +186,10 @@ def _check_fused(mesh, token_axis, *, weight_layout="DV", dtype="float32", reduc
     extra = {}
     if weighted:  # per-token weights (some 0) and class weights
         k = jax.random.split(jax.random.key(3), 2)
-        extra = dict(weights=jax.random.uniform(k[0], (N,), minval=-0.5, maxval=2.0).clip(0.0),
-                     class_weights=jax.random.uniform(k[1], (V,), minval=0.5, maxval=1.5))
+        extra = dict(
+            weights=jax.random.uniform(k[0], (N,), minval=-0.5, maxval=2.0).clip(0.0),
+            class_weights=jax.random.uniform(k[1], (V,), minval=0.5, maxval=1.5),
+        )
     put = lambda x, *spec: jax.device_put(x, NamedSharding(mesh, P(*spec)))  # noqa: E731
     h_s = put(hidden, token_axis, None)
     w_s = put(weight, None, "model") if weight_layout == "DV" else put(weight, "model", None)
@@ -188,10 +200,22 @@ def _check_fused(mesh, token_axis, *, weight_layout="DV", dtype="float32", reduc
     def fused(h, w, y, b, reduction, **extra):
         if use_shard_map:
             return jaxloss.sharded_fused_linear_cross_entropy(
-                h, w, y, bias=b, mesh=mesh, vocab_axis="model", token_axis=token_axis, chunk_size=5,
-                reduction=reduction, weight_layout=weight_layout, **OPTIONS, **extra)
-        return jaxloss.fused_linear_cross_entropy(h, w, y, bias=b, chunk_size=5, reduction=reduction,
-                                                  weight_layout=weight_layout, **OPTIONS, **extra)
+                h,
+                w,
+                y,
+                bias=b,
+                mesh=mesh,
+                vocab_axis="model",
+                token_axis=token_axis,
+                chunk_size=5,
+                reduction=reduction,
+                weight_layout=weight_layout,
+                **OPTIONS,
+                **extra,
+            )
+        return jaxloss.fused_linear_cross_entropy(
+            h, w, y, bias=b, chunk_size=5, reduction=reduction, weight_layout=weight_layout, **OPTIONS, **extra
+        )
 
     def unfused(h, w, y, b, reduction, **extra):
         return _unfused(h, w, y, b, reduction, weight_layout, **extra)
@@ -200,7 +224,8 @@ def _check_fused(mesh, token_axis, *, weight_layout="DV", dtype="float32", reduc
         f = jax.value_and_grad(_objective(fused, y_s, ct_s, reduction), argnums=(0, 1, 2))
         got, text = _compile(f, h_s, w_s, b_s, extra_s)
         want = jax.jit(jax.value_and_grad(_objective(unfused, labels, ct, reduction), argnums=(0, 1, 2)))(
-            hidden, weight, bias, extra)
+            hidden, weight, bias, extra
+        )
         _assert_close(got, want, f"{reduction} {weight_layout} {dtype}", rtol=rtol, atol=rtol)
         dw = got[1][1]
         assert dw.sharding.is_equivalent_to(w_s.sharding, 2), (dw.sharding, w_s.sharding)
@@ -222,6 +247,7 @@ def _check_sparse(mesh, token_axis, reductions=("none", "weighted_mean")):
     y_s = jax.device_put(labels, NamedSharding(mesh, P(token_axis)))
     opts = {k: v for k, v in OPTIONS.items() if k != "logit_soft_cap"}
     for reduction in reductions:
+
         def f(z, y, reduction=reduction):
             losses = jaxloss.sparse_softmax_cross_entropy(z, y, **opts)
             out = jaxloss.reduce(losses, y != IGNORE, reduction=reduction)
@@ -275,6 +301,7 @@ def _check_user_shard_map_fused(mesh, scheme, cases):
     class_weights = jax.random.uniform(k[1], (V,), minval=0.5, maxval=1.5)
     shard = lambda x: x.reshape(n_shards, -1, *x.shape[1:])  # noqa: E731
     for reduction, chunk, weighted in cases:
+
         def local(h, w, y, b, t, reduction=reduction, chunk=chunk, weighted=weighted, fused=True):
             kw = dict(OPTIONS, reduction=reduction)
             if weighted:
@@ -300,12 +327,12 @@ def _check_user_shard_map_fused(mesh, scheme, cases):
         objective = lambda h, w, b, t, f=sharded: f(h, w, labels, b, t, ct)  # noqa: E731
         got = jax.jit(jax.value_and_grad(objective, argnums=(0, 1, 2, 3)))(hidden, weight, bias, weights)
         (value, outs), grads = jax.jit(jax.value_and_grad(unsharded, argnums=(0, 1, 2, 3), has_aux=True))(
-            hidden, weight, bias, weights)
+            hidden, weight, bias, weights
+        )
         _assert_close(got, (value, grads), what)
         if reduction == "none":
             per_token = jax.shard_map(local, mesh=mesh, in_specs=specs, out_specs=P("data"))
-            _assert_close(jax.jit(per_token)(hidden, weight, labels, bias, weights), outs.reshape(-1),
-                          what + " values")
+            _assert_close(jax.jit(per_token)(hidden, weight, labels, bias, weights), outs.reshape(-1), what + " values")
 
 
 def _reference(h, w, y, b, *, reduction, weights=None, class_weights=None, **options):
@@ -341,16 +368,22 @@ def _check_user_shard_map_ctc(mesh):
 
     spec = (P("data"), P("data"), P("data"), P("data"))
     per_seq = jax.shard_map(loss, mesh=mesh, in_specs=spec, out_specs=P("data"))
-    total = jax.shard_map(lambda z, y, fp, lp, c: jax.lax.psum(jnp.sum(loss(z, y, fp, lp) * c), "data"),
-                          mesh=mesh, in_specs=(*spec, P("data")), out_specs=P())
-    _assert_close(jax.jit(per_seq)(logits, labels, frame_pad, label_pad), loss(logits, labels, frame_pad, label_pad),
-                  "ctc values")
+    total = jax.shard_map(
+        lambda z, y, fp, lp, c: jax.lax.psum(jnp.sum(loss(z, y, fp, lp) * c), "data"),
+        mesh=mesh,
+        in_specs=(*spec, P("data")),
+        out_specs=P(),
+    )
+    _assert_close(
+        jax.jit(per_seq)(logits, labels, frame_pad, label_pad), loss(logits, labels, frame_pad, label_pad), "ctc values"
+    )
     got = jax.jit(jax.value_and_grad(lambda z: total(z, labels, frame_pad, label_pad, ct)))(logits)
     want = jax.jit(jax.value_and_grad(lambda z: jnp.sum(loss(z, labels, frame_pad, label_pad) * ct)))(logits)
     _assert_close(got, want, "ctc value and gradient")
     # Paddings left out (invariant constants inside the shard_map).
-    plain = jax.shard_map(lambda z, y: jaxloss.ctc(z, y), mesh=mesh, in_specs=(P("data"), P("data")),
-                          out_specs=P("data"))
+    plain = jax.shard_map(
+        lambda z, y: jaxloss.ctc(z, y), mesh=mesh, in_specs=(P("data"), P("data")), out_specs=P("data")
+    )
     _assert_close(jax.jit(plain)(logits, labels), jaxloss.ctc(logits, labels), "ctc without paddings")
 
 
@@ -372,10 +405,12 @@ def _main(case: str) -> None:
         _check_errors(mesh_2d)
     elif case == "shard_map_tied_bf16":
         # bfloat16 takes the vocabulary scheme; a [V, D] table, sharded over V.
-        _check_fused(mesh_2d, "data", weight_layout="VD", dtype="bfloat16", reductions=("none", "weighted_mean"),
-                     rtol=2e-2)
-        _check_fused(mesh_2d, "data", weight_layout="VD", dtype="bfloat16", reductions=("mean",), rtol=2e-2,
-                     weighted=True)
+        _check_fused(
+            mesh_2d, "data", weight_layout="VD", dtype="bfloat16", reductions=("none", "weighted_mean"), rtol=2e-2
+        )
+        _check_fused(
+            mesh_2d, "data", weight_layout="VD", dtype="bfloat16", reductions=("mean",), rtol=2e-2, weighted=True
+        )
     elif case == "automatic":
         # The plain functions under jit, left to XLA's automatic partitioner.
         # sparse_softmax_cross_entropy on vocabulary-sharded logits: all-reduces only.
@@ -390,8 +425,9 @@ def _main(case: str) -> None:
         _check_user_shard_map_ctc(mesh_data)
         # 48 tokens over 8 shards: 6 per shard, in chunks of 2 (three loop
         # steps) or 4 (one step and a tail).
-        _check_user_shard_map_fused(mesh_data, "tokens", [("none", 2, False), ("mean", 2, False),
-                                                          ("sum", 4, False), ("weighted_mean", 4, True)])
+        _check_user_shard_map_fused(
+            mesh_data, "tokens", [("none", 2, False), ("mean", 2, False), ("sum", 4, False), ("weighted_mean", 4, True)]
+        )
         _check_user_shard_map_fused(mesh_data, "vocab", [("none", 2, True), ("mean", 2, False)])
     else:
         raise SystemExit(f"unknown case {case!r}; one of {CASES}")

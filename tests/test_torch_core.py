@@ -106,17 +106,26 @@ def _elementwise_cases():
     y = RNG.choice([-1.0, 1.0], (N, C)).astype(np.float32)
     d = p.astype(np.float64) - t
     return [
-        ("smooth_l1", lambda: jaxloss.smooth_l1(p, t, beta=0.7),
-         np.where(np.abs(d) < 0.7, 0.5 * d * d / 0.7, np.abs(d) - 0.35)),
+        (
+            "smooth_l1",
+            lambda: jaxloss.smooth_l1(p, t, beta=0.7),
+            np.where(np.abs(d) < 0.7, 0.5 * d * d / 0.7, np.abs(d) - 0.35),
+        ),
         ("smooth_l1_beta0", lambda: jaxloss.smooth_l1(p, t, beta=0.0), np.abs(d)),
         ("gaussian_nll", lambda: jaxloss.gaussian_nll(p, t, v), 0.5 * (np.log(v.astype(np.float64)) + d * d / v)),
-        ("gaussian_nll_full", lambda: jaxloss.gaussian_nll(p, t, v, full=True, eps=0.1),
-         0.5 * (np.log(np.maximum(v, 0.1).astype(np.float64)) + d * d / np.maximum(v, 0.1)) + 0.5 * np.log(2 * np.pi)),
+        (
+            "gaussian_nll_full",
+            lambda: jaxloss.gaussian_nll(p, t, v, full=True, eps=0.1),
+            0.5 * (np.log(np.maximum(v, 0.1).astype(np.float64)) + d * d / np.maximum(v, 0.1))
+            + 0.5 * np.log(2 * np.pi),
+        ),
         ("soft_margin", lambda: jaxloss.soft_margin(p, y), _softplus(-(y * p.astype(np.float64)))),
-        ("margin_ranking", lambda: jaxloss.margin_ranking(p, t, y, margin=0.3),
-         np.maximum(-y * d + 0.3, 0.0)),
-        ("hinge_embedding", lambda: jaxloss.hinge_embedding(np.abs(p), y, margin=1.5),
-         np.where(y == 1, np.abs(p), np.maximum(1.5 - np.abs(p.astype(np.float64)), 0.0))),
+        ("margin_ranking", lambda: jaxloss.margin_ranking(p, t, y, margin=0.3), np.maximum(-y * d + 0.3, 0.0)),
+        (
+            "hinge_embedding",
+            lambda: jaxloss.hinge_embedding(np.abs(p), y, margin=1.5),
+            np.where(y == 1, np.abs(p), np.maximum(1.5 - np.abs(p.astype(np.float64)), 0.0)),
+        ),
     ]
 
 
@@ -140,9 +149,7 @@ def test_class_axis_values():
     soft = RNG.random((N, C)).astype(np.float32)
     want = -(soft * _log_sigmoid(s.astype(np.float64)) + (1 - soft) * _log_sigmoid(-s.astype(np.float64)))
     np.testing.assert_allclose(jaxloss.multilabel_soft_margin(s, soft), want.mean(-1), rtol=1e-6)
-    np.testing.assert_allclose(
-        jaxloss.multilabel_soft_margin(s, soft, class_weights=w), (want * w).mean(-1), rtol=1e-6
-    )
+    np.testing.assert_allclose(jaxloss.multilabel_soft_margin(s, soft, class_weights=w), (want * w).mean(-1), rtol=1e-6)
     lists = np.array([[2, 0, -1, 3], [1, 1, -1, -1], [0, 1, 2, 3], [-1, 2, 2, 2], [3, -5, 0, 1]])
     np.testing.assert_allclose(jaxloss.multilabel_margin(s, lists), np_multilabel_margin(s, lists), rtol=1e-6)
 
@@ -202,8 +209,14 @@ def test_grads_order_2():
     v = (RNG.random((2, C)) + 0.5).astype(np.float32)
     y = RNG.choice([-1.0, 1.0], (2, C)).astype(np.float32)
     check_grads_x64(jax.jit(lambda p, v: jaxloss.gaussian_nll(p, t, v, full=True)), (p, v))
-    check_grads_x64(jax.jit(lambda s: jaxloss.soft_margin(s, y) + jaxloss.multilabel_soft_margin(
-        s, (y + 1) / 2, class_weights=v[0])[:, None]), (p,))
+    check_grads_x64(
+        jax.jit(
+            lambda s: (
+                jaxloss.soft_margin(s, y) + jaxloss.multilabel_soft_margin(s, (y + 1) / 2, class_weights=v[0])[:, None]
+            )
+        ),
+        (p,),
+    )
     big = p + 3.0 * np.sign(p)  # away from the switch point |d| = 1
     check_grads_x64(jax.jit(lambda x: jaxloss.smooth_l1(x, 0.0) + jaxloss.smooth_l1(x / 3, 0.0, beta=10.0)), (big,))
     lp = np.log(RNG.dirichlet(np.ones(C), 2)).astype(np.float32)
@@ -215,9 +228,16 @@ def test_metric_grads_order_2():
     t = np.array([1.0, -1.0], np.float32)
     check_grads_x64(jax.jit(lambda a, b: jaxloss.cosine_embedding(a, b, t, margin=-2.0)), (a, x))
     # margin large enough that every triplet is active (no kink)
-    check_grads_x64(jax.jit(lambda a, x, y: jaxloss.triplet_margin(a, x, y, margin=50.0)
-                            + jaxloss.triplet_margin(a, x, y, margin=50.0, p=3.0, swap=True)
-                            + jaxloss.triplet_margin(a, x, y, margin=50.0, p=1.5)), (a, x, y))
+    check_grads_x64(
+        jax.jit(
+            lambda a, x, y: (
+                jaxloss.triplet_margin(a, x, y, margin=50.0)
+                + jaxloss.triplet_margin(a, x, y, margin=50.0, p=3.0, swap=True)
+                + jaxloss.triplet_margin(a, x, y, margin=50.0, p=1.5)
+            )
+        ),
+        (a, x, y),
+    )
 
 
 def test_gaussian_nll_gradient_at_the_clamp():
@@ -298,9 +318,7 @@ def test_extremes_finite():
         jaxloss.cosine_embedding(big / 1e30, 2 * big / 1e30, -1.0),
         rtol=1e-6,
     )
-    np.testing.assert_allclose(
-        jaxloss.triplet_margin(big, 0.5 * big, -big, margin=0.0, eps=0.0), [0.0], atol=0.0
-    )
+    np.testing.assert_allclose(jaxloss.triplet_margin(big, 0.5 * big, -big, margin=0.0, eps=0.0), [0.0], atol=0.0)
     np.testing.assert_allclose(
         jaxloss.triplet_margin(-big, 0.5 * big, big, margin=1e31, eps=0.0), [1e31 - 0.5 * np.sqrt(14) * 1e30], rtol=1e-6
     )

@@ -18,8 +18,7 @@ def _per_example(**kw):
 
 
 def test_call_is_reduce_of_fn():
-    loss = jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, reduction="sum", ignore_index=-100,
-                        label_smoothing=0.1)
+    loss = jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, reduction="sum", ignore_index=-100, label_smoothing=0.1)
     np.testing.assert_allclose(loss(LOGITS, LABELS), jnp.sum(_per_example(label_smoothing=0.1)), rtol=1e-6)
 
 
@@ -86,8 +85,12 @@ def test_pickle_and_copy_give_an_equal_loss():
     import pickle
 
     # Before: FrozenInstanceError from each.
-    loss = jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, ignore_index=-100,
-                        class_weights=np.array([1.0, 2.0, 0.5], np.float32), reduction="weighted_mean")
+    loss = jaxloss.Loss(
+        jaxloss.sparse_softmax_cross_entropy,
+        ignore_index=-100,
+        class_weights=np.array([1.0, 2.0, 0.5], np.float32),
+        reduction="weighted_mean",
+    )
     combined = loss + 0.5 * jaxloss.Loss(jaxloss.poly1_cross_entropy)
     for original in (loss, combined):
         for clone in (pickle.loads(pickle.dumps(original)), copy.copy(original), copy.deepcopy(original)):
@@ -113,8 +116,9 @@ def test_subtract_divide_negate_and_builtin_sum():
 
 def test_class_weights_enter_the_weighted_mean_denominator():
     cw = np.array([1.0, 3.0, 0.5], np.float32)
-    loss = jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, ignore_index=-100, class_weights=cw,
-                        reduction="weighted_mean")
+    loss = jaxloss.Loss(
+        jaxloss.sparse_softmax_cross_entropy, ignore_index=-100, class_weights=cw, reduction="weighted_mean"
+    )
     per = np.asarray(jaxloss.sparse_softmax_cross_entropy(LOGITS, LABELS, ignore_index=-100, class_weights=cw))
     kept = LABELS != -100
     np.testing.assert_allclose(loss(LOGITS, LABELS), per.sum() / cw[LABELS[kept]].sum(), rtol=1e-6)

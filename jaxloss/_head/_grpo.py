@@ -136,9 +136,7 @@ def fused_linear_grpo(
     hidden = _checks.as_float(hidden, "hidden")
     labels = _checks.as_integer(labels, "labels")
     if hidden.ndim not in (2, 3):
-        raise _checks.error(
-            ValueError, f"`hidden` must be [B, T, D] (or [T, D]), got shape {tuple(hidden.shape)}."
-        )
+        raise _checks.error(ValueError, f"`hidden` must be [B, T, D] (or [T, D]), got shape {tuple(hidden.shape)}.")
     if labels.shape != hidden.shape[:-1]:
         raise _checks.error(
             ValueError,

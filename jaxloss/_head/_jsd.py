@@ -127,9 +127,16 @@ class JSDRows(NamedTuple):
         # A row with nan logits gives nan; one without any finite logit gives 0.
         nan_row = jnp.isnan(sum_s) | jnp.isnan(sum_t)
         div = allreduce(spec, jnp.sum(terms, axis=-1), lax.psum)
-        out = {"divergence": jnp.where(live, div, jnp.where(nan_row, jnp.nan, 0.0)), "max_s": m_s,
-               "log_sum_s": log_sum_s, "max_t": m_t, "log_sum_t": log_sum_t, "live": live, "top": top,
-               "top_t": top_t}
+        out = {
+            "divergence": jnp.where(live, div, jnp.where(nan_row, jnp.nan, 0.0)),
+            "max_s": m_s,
+            "log_sum_s": log_sum_s,
+            "max_t": m_t,
+            "log_sum_t": log_sum_t,
+            "live": live,
+            "top": top,
+            "top_t": top_t,
+        }
         if a is None:
             # p_k* - q_k* = (1 - q_k*) - (1 - p_k*), each a sum over the other classes.
             out["top_grad"] = allreduce(spec, jnp.sum(jnp.where(is_top, 0.0, pt - ps), axis=-1), lax.psum)
@@ -217,13 +224,16 @@ _jsd.defvjp(_jsd_fwd, _jsd_bwd)
 _jsd_compiled = jax.jit(_jsd, static_argnums=(0, 1))
 
 
-def _check_heads(student_hidden, student_weight, teacher_hidden, teacher_weight, student_bias, teacher_bias,
-                 weight_layout) -> tuple[_spec.Head, _spec.Head]:
+def _check_heads(
+    student_hidden, student_weight, teacher_hidden, teacher_weight, student_bias, teacher_bias, weight_layout
+) -> tuple[_spec.Head, _spec.Head]:
     """Both heads checked (errors name the student's and the teacher's arguments), the student's with the
     accumulation dtype of all six arrays."""
     heads = []
-    for who, hidden, weight, bias in (("student", student_hidden, student_weight, student_bias),
-                                      ("teacher", teacher_hidden, teacher_weight, teacher_bias)):
+    for who, hidden, weight, bias in (
+        ("student", student_hidden, student_weight, student_bias),
+        ("teacher", teacher_hidden, teacher_weight, teacher_bias),
+    ):
         hidden = _checks.as_float(hidden, f"{who}_hidden")
         with _checks.argument_names(hidden=f"{who}_hidden", weight=f"{who}_weight", bias=f"{who}_bias"):
             labels = jnp.zeros(hidden.shape[:-1], jnp.int32)
@@ -242,8 +252,11 @@ def _check_heads(student_hidden, student_weight, teacher_hidden, teacher_weight,
             f"`teacher_weight` must have the vocabulary of `student_weight`, V = {student.num_classes}, got "
             f"V = {teacher.num_classes} (shape {tuple(jnp.shape(teacher_weight))}, weight_layout={weight_layout!r}).",
         )
-    arrays = [x for x in (student_hidden, student_weight, student_bias, teacher_hidden, teacher_weight, teacher_bias)
-              if x is not None]
+    arrays = [
+        x
+        for x in (student_hidden, student_weight, student_bias, teacher_hidden, teacher_weight, teacher_bias)
+        if x is not None
+    ]
     acc = jnp.dtype(_checks.compute_dtype(*[jnp.asarray(x) for x in arrays]))
     return student._replace(acc_dtype=acc), teacher
 
@@ -368,13 +381,16 @@ def fused_linear_jsd(
             f"`weight_layout` must be 'DV' ([D, V] kernels) or 'VD' ([V, D] tables, both weights), "
             f"got {weight_layout!r}.",
         )
-    student, teacher = _check_heads(student_hidden, student_weight, teacher_hidden, teacher_weight,
-                                    student_bias, teacher_bias, weight_layout)
+    student, teacher = _check_heads(
+        student_hidden, student_weight, teacher_hidden, teacher_weight, student_bias, teacher_bias, weight_layout
+    )
     b = _spec.static_float(beta, "beta", 0.0, 1.0)
     temp = _spec.static_float(temperature, "temperature", 0.0, low_open=True)
     caps = []
-    for name, cap in (("student_logit_soft_cap", student_logit_soft_cap),
-                      ("teacher_logit_soft_cap", teacher_logit_soft_cap)):
+    for name, cap in (
+        ("student_logit_soft_cap", student_logit_soft_cap),
+        ("teacher_logit_soft_cap", teacher_logit_soft_cap),
+    ):
         caps.append(None if cap is None else _spec.static_float(cap, name, 0.0, low_open=True))
     entropy = _checks.check_bool(return_entropy, "return_entropy")
     chunk = _checks.check_int(chunk_size, "chunk_size", allow_none=True, minimum=1)

@@ -60,8 +60,13 @@ class LogProbRows(NamedTuple):
         kept = row_ok & ~ignored
         log_prob = jnp.where(kept, target - log_sum, 0.0)
         # A label out of range gives nan (and no gradient), as in the cross-entropy.
-        out = {"log_prob": jnp.where(valid | ignored, log_prob, jnp.nan), "max": m, "log_sum": log_sum, "top": top,
-               "live": kept & valid}
+        out = {
+            "log_prob": jnp.where(valid | ignored, log_prob, jnp.nan),
+            "max": m,
+            "log_sum": log_sum,
+            "top": top,
+            "live": kept & valid,
+        }
         if self.entropy:
             # entropy = log S - sum p s (the top class's term exactly 0).
             p = jnp.exp(s - log_sum[:, None])

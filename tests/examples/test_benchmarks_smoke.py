@@ -22,8 +22,13 @@ HEADER = "program            min s  median s  x materialised  x floor   temp MiB
 
 
 def _run(args, cwd):
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--repeats", "1", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--repeats", "1", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 
@@ -40,8 +45,10 @@ def test_head_table_quick(tmp_path):
         assert f"[PASS] {config:12s} agreement with materialised" in summary, summary
         assert f"{config:12s} time fused / materialised = " in summary
         assert f"{config:12s} temp fused / materialised = " in summary
-        assert f"[PASS] {config:12s} fused faster than jax-cce" in summary or \
-            f"[FAIL] {config:12s} fused faster than jax-cce" in summary
+        assert (
+            f"[PASS] {config:12s} fused faster than jax-cce" in summary
+            or f"[FAIL] {config:12s} fused faster than jax-cce" in summary
+        )
     if hasattr(jaxloss, "fused_linear_log_probs"):
         assert f"[PASS] {'log-probs':12s} agreement with materialised" in summary, summary
     else:
@@ -70,8 +77,13 @@ def test_sweep_quick_writes_csv_and_png(tmp_path):
 def test_posttraining_quick(tmp_path):
     """``benchmarks/posttraining.py --quick``: both sections, the table and a summary that agrees."""
     script = ROOT / "benchmarks" / "posttraining.py"
-    proc = subprocess.run([sys.executable, str(script), "--quick", "--repeats", "1"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(script), "--quick", "--repeats", "1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert out.startswith("machine: ") and "load average at the end: " in out

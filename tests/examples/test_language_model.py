@@ -21,9 +21,30 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 def test_language_model_head(capsys):
     lm = load_example("language_model_head")
-    result = lm.main(["--vocab", "512", "--dim", "32", "--seq-len", "16", "--batch", "32", "--steps", "25",
-                      "--lr", "2e-2", "--log-every", "5",
-                      "--mem-tokens", "512", "--mem-vocab", "4096", "--mem-dim", "64"])
+    result = lm.main(
+        [
+            "--vocab",
+            "512",
+            "--dim",
+            "32",
+            "--seq-len",
+            "16",
+            "--batch",
+            "32",
+            "--steps",
+            "25",
+            "--lr",
+            "2e-2",
+            "--log-every",
+            "5",
+            "--mem-tokens",
+            "512",
+            "--mem-vocab",
+            "4096",
+            "--mem-dim",
+            "64",
+        ]
+    )
     out = capsys.readouterr().out
     losses = result["losses"]
     assert len(losses) == 25 and np.all(np.isfinite(losses))
@@ -49,12 +70,18 @@ def test_sharded_training():
     env = dict(os.environ)
     env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
     env["JAX_PLATFORMS"] = "cpu"
-    proc = subprocess.run([sys.executable, str(EXAMPLES / "sharded_training.py"), "--small", "--json"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "sharded_training.py"), "--small", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, f"sharded_training.py failed:\n{proc.stdout}\n{proc.stderr[-6000:]}"
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, proc.stdout
-    result = json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1][len("RESULT ") :])
     print(proc.stdout)
     assert result["ok"]
     assert result["mesh"] == {"data": 2, "model": 4}

@@ -60,9 +60,19 @@ def test_preference_tuning(capsys):
     assert mem["materialised_temp_bytes"] - mem["fused_temp_bytes"] > 2 * mem["logits_bytes"], mem
 
     # What it prints.
-    for line in ("base model step  100  loss", "held-out prompts sorted after the base model",
-                 "DPO step   30  DPO loss", "reward margin", "preference accuracy", "held-out prompts sorted after DPO",
-                 "GRPO step   16  mean reward", "held-out prompts sorted after GRPO",
-                 "memory, value_and_grad of the DPO loss at 1152 tokens x 2048 classes",
-                 "fused_linear_log_probs", "hidden @ kernel + log_softmax", "ratio materialised / fused", "done in"):
+    for line in (
+        "base model step  100  loss",
+        "held-out prompts sorted after the base model",
+        "DPO step   30  DPO loss",
+        "reward margin",
+        "preference accuracy",
+        "held-out prompts sorted after DPO",
+        "GRPO step   16  mean reward",
+        "held-out prompts sorted after GRPO",
+        "memory, value_and_grad of the DPO loss at 1152 tokens x 2048 classes",
+        "fused_linear_log_probs",
+        "hidden @ kernel + log_softmax",
+        "ratio materialised / fused",
+        "done in",
+    ):
         assert line in out, (line, out)

@@ -117,9 +117,7 @@ def trl_grpo(
         "completion_ids": torch.zeros((b, t), dtype=torch.int64),
         "completion_mask": m,
         "advantages": _t(advantages),
-        "num_items_in_batch": torch.tensor(
-            float(m.sum()) if num_items_in_batch is None else float(num_items_in_batch)
-        ),
+        "num_items_in_batch": torch.tensor(float(m.sum()) if num_items_in_batch is None else float(num_items_in_batch)),
     }
     if old_per_token_logps is not None:
         inputs["old_per_token_logps"] = _t(old_per_token_logps)
@@ -143,8 +141,14 @@ def _advantage_block():
 _ADVANTAGES = None
 
 
-def trl_advantages(rewards_per_func, *, num_generations, scale_rewards="group", reward_weights=None,
-                   multi_objective_aggregation="sum_then_normalize"):
+def trl_advantages(
+    rewards_per_func,
+    *,
+    num_generations,
+    scale_rewards="group",
+    reward_weights=None,
+    multi_objective_aggregation="sum_then_normalize",
+):
     """TRL's advantages for ``rewards_per_func [B, K]`` (nan: a reward function returned None)."""
     global _ADVANTAGES
     if _ADVANTAGES is None:
@@ -160,7 +164,13 @@ def trl_advantages(rewards_per_func, *, num_generations, scale_rewards="group", 
         scale_rewards=scale_rewards,
         reward_funcs=[None] * k,
     )
-    scope = {"self": self, "rewards_per_func": r, "num_generations": num_generations, "device": CPU,
-             "torch": torch, "nanstd": nanstd}
+    scope = {
+        "self": self,
+        "rewards_per_func": r,
+        "num_generations": num_generations,
+        "device": CPU,
+        "torch": torch,
+        "nanstd": nanstd,
+    }
     exec(_ADVANTAGES, scope)  # noqa: S102
     return scope["advantages"].numpy().copy()

@@ -206,11 +206,18 @@ def _elementwise(fn, chosen, rejected, cotangent, sign=1.0):
     return losses.detach().numpy(), *rest, c.grad.numpy(), r.grad.numpy(), *extra
 
 
-def trl_cpo(chosen, rejected, cotangent, *, loss_type="sigmoid", beta=0.1, label_smoothing=0.0, simpo_gamma=0.5,
-            alpha=0.0):
+def trl_cpo(
+    chosen, rejected, cotangent, *, loss_type="sigmoid", beta=0.1, label_smoothing=0.0, simpo_gamma=0.5, alpha=0.0
+):
     """``CPOTrainer.cpo_loss``: ``(losses, chosen_rewards, rejected_rewards, d/dc, d/dr)`` of ``sum(cot * losses)``."""
-    ns = SimpleNamespace(beta=beta, alpha=alpha, loss_type=loss_type, label_smoothing=label_smoothing,
-                         simpo_gamma=simpo_gamma, accelerator=_IdentityAccelerator())
+    ns = SimpleNamespace(
+        beta=beta,
+        alpha=alpha,
+        loss_type=loss_type,
+        label_smoothing=label_smoothing,
+        simpo_gamma=simpo_gamma,
+        accelerator=_IdentityAccelerator(),
+    )
     return _elementwise(lambda c, r: CPOTrainer.cpo_loss(ns, c, r), chosen, rejected, cotangent)
 
 

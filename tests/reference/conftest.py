@@ -38,9 +38,20 @@ def _tflearn_sdist() -> pathlib.Path:
         return found[0]
     cache.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-         "-d", str(cache), f"tflearn=={TFLEARN_VERSION}"],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "-d",
+            str(cache),
+            f"tflearn=={TFLEARN_VERSION}",
+        ],
+        check=True,
+        capture_output=True,
     )
     return next(cache.glob(f"tflearn-{TFLEARN_VERSION}.tar.gz"))
 

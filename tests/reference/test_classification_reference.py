@@ -104,8 +104,13 @@ def test_sparse_matches_torch_cross_entropy_values_and_grads(opts):
     ref = F.cross_entropy(zt, _t(labels).long(), **torch_kw)
     ref.sum().backward()
 
-    f = functools.partial(jaxloss.sparse_softmax_cross_entropy, labels=labels, class_weights=w,
-                          ignore_index=ignore, label_smoothing=smoothing)
+    f = functools.partial(
+        jaxloss.sparse_softmax_cross_entropy,
+        labels=labels,
+        class_weights=w,
+        ignore_index=ignore,
+        label_smoothing=smoothing,
+    )
     out = f(z)
     np.testing.assert_allclose(out, ref.detach().numpy(), rtol=RTOL, atol=CE_ATOL)
     g = jax.grad(lambda a: jnp.sum(f(a)))(z)
@@ -114,8 +119,9 @@ def test_sparse_matches_torch_cross_entropy_values_and_grads(opts):
     z3 = _logits(rng, (2, C, 3))
     l3 = rng.integers(0, C, (2, 3))
     ref3 = F.cross_entropy(_t(z3), _t(l3).long(), **torch_kw).numpy()
-    out3 = jaxloss.sparse_softmax_cross_entropy(z3, l3, axis=1, class_weights=w, ignore_index=ignore,
-                                                label_smoothing=smoothing)
+    out3 = jaxloss.sparse_softmax_cross_entropy(
+        z3, l3, axis=1, class_weights=w, ignore_index=ignore, label_smoothing=smoothing
+    )
     np.testing.assert_allclose(out3, ref3, rtol=RTOL, atol=CE_ATOL)
 
 
@@ -150,8 +156,9 @@ def test_dense_matches_torch_probability_targets(smoothing):
     # epsilon 0 is -sum(w * y * log_softmax(z)), torch's weighted form.
     w = np.linspace(0.5, 2.0, C).astype(np.float32)
     ref_w = F.cross_entropy(_t(z), _t(y), weight=_t(w), reduction="none").numpy()
-    np.testing.assert_allclose(jaxloss.weak_cross_entropy_2d(z, y, epsilon=0.0, class_weights=w), ref_w,
-                               rtol=RTOL, atol=CE_ATOL)
+    np.testing.assert_allclose(
+        jaxloss.weak_cross_entropy_2d(z, y, epsilon=0.0, class_weights=w), ref_w, rtol=RTOL, atol=CE_ATOL
+    )
 
 
 @pytest.mark.parametrize("pos_weight", [None, 3.0, "per_class"])
@@ -167,8 +174,9 @@ def test_sigmoid_matches_torch_bce_with_logits(pos_weight):
     else:
         pw = np.float32(pos_weight)
     zt = _t(z).requires_grad_(True)
-    ref = F.binary_cross_entropy_with_logits(zt, _t(y), pos_weight=None if pw is None else torch.tensor(pw),
-                                             reduction="none")
+    ref = F.binary_cross_entropy_with_logits(
+        zt, _t(y), pos_weight=None if pw is None else torch.tensor(pw), reduction="none"
+    )
     ref.sum().backward()
     f = lambda a: jaxloss.sigmoid_binary_cross_entropy(a, y, pos_weight=pw)
     out = f(z)
@@ -191,31 +199,52 @@ def test_matches_optax_softmax_cross_entropies():
     rng = _rng(3)
     z, y = _logits(rng, (B, C)), _soft(rng, (B, C))
     labels = rng.integers(0, C, B)
-    np.testing.assert_allclose(jaxloss.softmax_cross_entropy(z, y), optax.softmax_cross_entropy(z, y),
-                               rtol=RTOL, atol=CE_ATOL)
-    np.testing.assert_allclose(jaxloss.sparse_softmax_cross_entropy(z, labels),
-                               optax.softmax_cross_entropy_with_integer_labels(z, labels), rtol=RTOL, atol=CE_ATOL)
+    np.testing.assert_allclose(
+        jaxloss.softmax_cross_entropy(z, y), optax.softmax_cross_entropy(z, y), rtol=RTOL, atol=CE_ATOL
+    )
+    np.testing.assert_allclose(
+        jaxloss.sparse_softmax_cross_entropy(z, labels),
+        optax.softmax_cross_entropy_with_integer_labels(z, labels),
+        rtol=RTOL,
+        atol=CE_ATOL,
+    )
     # Another axis and a mask (no -inf, so optax is defined there).
     z3, y3 = _logits(rng, (2, C, 3)), _soft(rng, (2, 3, C)).transpose(0, 2, 1)
-    np.testing.assert_allclose(jaxloss.softmax_cross_entropy(z3, y3, axis=1),
-                               optax.softmax_cross_entropy(z3, y3, axis=1), rtol=RTOL, atol=CE_ATOL)
+    np.testing.assert_allclose(
+        jaxloss.softmax_cross_entropy(z3, y3, axis=1),
+        optax.softmax_cross_entropy(z3, y3, axis=1),
+        rtol=RTOL,
+        atol=CE_ATOL,
+    )
     mask = rng.random((B, C)) > 0.3
     mask[:, 0] = True
     ym = np.where(mask, y, 0.0).astype(np.float32)
-    np.testing.assert_allclose(jaxloss.softmax_cross_entropy(z, ym, where=mask),
-                               optax.softmax_cross_entropy(z, ym, where=mask), rtol=RTOL, atol=CE_ATOL)
+    np.testing.assert_allclose(
+        jaxloss.softmax_cross_entropy(z, ym, where=mask),
+        optax.softmax_cross_entropy(z, ym, where=mask),
+        rtol=RTOL,
+        atol=CE_ATOL,
+    )
     lm = np.zeros(B, int)  # class 0 is never masked
-    np.testing.assert_allclose(jaxloss.sparse_softmax_cross_entropy(z, lm, where=mask),
-                               optax.softmax_cross_entropy_with_integer_labels(z, lm, where=mask),
-                               rtol=RTOL, atol=CE_ATOL)
+    np.testing.assert_allclose(
+        jaxloss.sparse_softmax_cross_entropy(z, lm, where=mask),
+        optax.softmax_cross_entropy_with_integer_labels(z, lm, where=mask),
+        rtol=RTOL,
+        atol=CE_ATOL,
+    )
     # Edge logits.
     ze = _edge_rows()
     le = np.arange(len(ze)) % 3
-    np.testing.assert_allclose(jaxloss.sparse_softmax_cross_entropy(ze, le),
-                               optax.softmax_cross_entropy_with_integer_labels(ze, le), rtol=RTOL, atol=1e-3)
+    np.testing.assert_allclose(
+        jaxloss.sparse_softmax_cross_entropy(ze, le),
+        optax.softmax_cross_entropy_with_integer_labels(ze, le),
+        rtol=RTOL,
+        atol=1e-3,
+    )
     ye = np.eye(3, dtype=np.float32)[le]
-    np.testing.assert_allclose(jaxloss.softmax_cross_entropy(ze, ye), optax.softmax_cross_entropy(ze, ye),
-                               rtol=RTOL, atol=1e-3)
+    np.testing.assert_allclose(
+        jaxloss.softmax_cross_entropy(ze, ye), optax.softmax_cross_entropy(ze, ye), rtol=RTOL, atol=1e-3
+    )
 
 
 def test_matches_optax_sigmoid_losses():
@@ -223,8 +252,9 @@ def test_matches_optax_sigmoid_losses():
     z = np.concatenate([_logits(rng, (B, C)), np.tile(EXTREME_LOGITS[:, None], (1, C))], 0)
     y = rng.random(z.shape).astype(np.float32)
     y[::2] = np.round(y[::2])
-    np.testing.assert_allclose(jaxloss.sigmoid_binary_cross_entropy(z, y), optax.sigmoid_binary_cross_entropy(z, y),
-                               rtol=RTOL, atol=1e-7)
+    np.testing.assert_allclose(
+        jaxloss.sigmoid_binary_cross_entropy(z, y), optax.sigmoid_binary_cross_entropy(z, y), rtol=RTOL, atol=1e-7
+    )
     for kw in ({}, {"alpha": 0.25}, {"alpha": 0.6, "gamma": 0.5}, {"gamma": 0.0}, {"gamma": 3.0}):
         ours = jaxloss.sigmoid_focal_loss(z, y, **kw)
         ref = optax.sigmoid_focal_loss(z, y, **kw)
@@ -241,12 +271,19 @@ def test_matches_optax_sigmoid_losses():
 def test_matches_optax_poly_loss(epsilon):
     rng = _rng(5)
     z, y = _logits(rng, (B, C)), _soft(rng, (B, C))
-    np.testing.assert_allclose(jaxloss.poly1_cross_entropy(z, y, epsilon=epsilon),
-                               optax.losses.poly_loss_cross_entropy(z, y, epsilon=epsilon), rtol=RTOL, atol=CE_ATOL)
+    np.testing.assert_allclose(
+        jaxloss.poly1_cross_entropy(z, y, epsilon=epsilon),
+        optax.losses.poly_loss_cross_entropy(z, y, epsilon=epsilon),
+        rtol=RTOL,
+        atol=CE_ATOL,
+    )
     oh = np.eye(C, dtype=np.float32)[rng.integers(0, C, B)]
-    np.testing.assert_allclose(jaxloss.poly1_cross_entropy(z, oh, epsilon=epsilon),
-                               optax.losses.poly_loss_cross_entropy(z, oh, epsilon=epsilon), rtol=RTOL,
-                               atol=CE_ATOL)
+    np.testing.assert_allclose(
+        jaxloss.poly1_cross_entropy(z, oh, epsilon=epsilon),
+        optax.losses.poly_loss_cross_entropy(z, oh, epsilon=epsilon),
+        rtol=RTOL,
+        atol=CE_ATOL,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -277,14 +314,16 @@ def test_matches_keras_categorical_crossentropy(smoothing):
     z, y = _logits(rng, (B, C)), _soft(rng, (B, C))
     y[0] = np.eye(C)[2]
     ref = keras.losses.categorical_crossentropy(y, z, from_logits=True, label_smoothing=smoothing)
-    np.testing.assert_allclose(jaxloss.softmax_cross_entropy(z, y, label_smoothing=smoothing), ref, rtol=RTOL,
-                               atol=CE_ATOL)
+    np.testing.assert_allclose(
+        jaxloss.softmax_cross_entropy(z, y, label_smoothing=smoothing), ref, rtol=RTOL, atol=CE_ATOL
+    )
     p = np.array(jax.nn.softmax(z, -1)) * 1.7  # unnormalised: both renormalise
     p[1] = [0.0, 1.0, 0.0, 0.0, 0.0]
     p[2, 2:] = 0.0
     ref = keras.losses.categorical_crossentropy(y, p, from_logits=False, label_smoothing=smoothing)
-    np.testing.assert_allclose(jaxloss.categorical_cross_entropy(p, y, label_smoothing=smoothing), ref, rtol=RTOL,
-                               atol=1e-7)
+    np.testing.assert_allclose(
+        jaxloss.categorical_cross_entropy(p, y, label_smoothing=smoothing), ref, rtol=RTOL, atol=1e-7
+    )
     # The class axis elsewhere. (Keras's label smoothing divides by the size of
     # the last axis whatever `axis` is, so compare without smoothing there.)
     ref = keras.losses.categorical_crossentropy(y.T, p.T, axis=0)
@@ -308,8 +347,9 @@ def test_matches_keras_sparse_categorical_crossentropy():
     labels_ig = labels.copy()
     labels_ig[[2, 3]] = -1
     ref = keras.losses.sparse_categorical_crossentropy(labels_ig, z, from_logits=True, ignore_class=-1)
-    np.testing.assert_allclose(jaxloss.sparse_softmax_cross_entropy(z, labels_ig, ignore_index=-1), ref,
-                               rtol=RTOL, atol=CE_ATOL)
+    np.testing.assert_allclose(
+        jaxloss.sparse_softmax_cross_entropy(z, labels_ig, ignore_index=-1), ref, rtol=RTOL, atol=CE_ATOL
+    )
 
 
 def test_matches_tensorflow_sigmoid_cross_entropies():
@@ -375,8 +415,9 @@ def test_b_keras_zero_gradient_at_probabilities_zero_and_one():
     yc = np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]], np.float32)
     g_keras = jax.grad(lambda a: jnp.sum(keras.losses.categorical_crossentropy(yc, a)))(pc)
     np.testing.assert_array_equal(g_keras, 0.0)
-    np.testing.assert_allclose(jaxloss.categorical_cross_entropy(pc, yc),
-                               keras.losses.categorical_crossentropy(yc, pc), rtol=RTOL)
+    np.testing.assert_allclose(
+        jaxloss.categorical_cross_entropy(pc, yc), keras.losses.categorical_crossentropy(yc, pc), rtol=RTOL
+    )
     g = np.asarray(jax.grad(lambda a: jnp.sum(jaxloss.categorical_cross_entropy(a, yc)))(pc))
     assert_all_finite(g, "gradient")
     # Row 0: the label's class at probability 0 is pulled up.

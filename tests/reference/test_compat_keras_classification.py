@@ -112,9 +112,7 @@ def test_class_matches_keras(config, reduction):
     weights = list(WEIGHTS_RANK1) if config in FULL_WEIGHTS else ["none", "per_sample", "some_zero"]
     for key in weights:
         sw = WEIGHTS_RANK1[key]
-        _close(
-            j_loss(y_true, y_pred, sample_weight=sw), k_loss(y_true, y_pred, sample_weight=sw), **_tol(config)
-        )
+        _close(j_loss(y_true, y_pred, sample_weight=sw), k_loss(y_true, y_pred, sample_weight=sw), **_tol(config))
 
 
 # Per-sample losses of shape (2, 3) (from inputs (2, 3, 5)): weights of lower,
@@ -381,9 +379,7 @@ def test_edge_inputs_match_keras(fn, args, kwargs):
 
 @pytest.mark.parametrize("fn", ["categorical_crossentropy", "sparse_categorical_crossentropy"])
 def test_confident_logits_precision(fn):
-    logits = np.array(
-        [[8.0, 3.0, 1.0, 0.5], [1e30, 1e30, -1e30, 0.0], [1000.0, 1000.0, -3.0, 0.0]], np.float32
-    )
+    logits = np.array([[8.0, 3.0, 1.0, 0.5], [1e30, 1e30, -1e30, 0.0], [1000.0, 1000.0, -3.0, 0.0]], np.float32)
     labels = np.array([0, 1, 0])
     y_true = np.eye(4, dtype=np.float32)[labels] if fn == "categorical_crossentropy" else labels
     theirs = getattr(keras.losses, fn)(y_true, logits, from_logits=True)  # [0.0081694, log 2, log 2]
@@ -687,9 +683,7 @@ def test_jit_and_vmap():
     _close(jitted, eager)
     _close(
         jitted,
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=1)(
-            LABELS, LOGITS, sample_weight=sw
-        ),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=1)(LABELS, LOGITS, sample_weight=sw),
     )
     per_row = jax.vmap(lambda t, p: jk.binary_crossentropy(t, p))(BINARY, PROBS)
     _close(per_row, jk.binary_crossentropy(BINARY, PROBS))

@@ -192,8 +192,7 @@ def test_softmax_higher_rank_logits():
 
     def build(x):
         return {
-            k: _tf_build(L1.softmax_cross_entropy, tf.constant(y), x, tf.constant(w))
-            for k, (y, w) in cases.items()
+            k: _tf_build(L1.softmax_cross_entropy, tf.constant(y), x, tf.constant(w)) for k, (y, w) in cases.items()
         }
 
     want = _tf_run(build, logits)
@@ -294,9 +293,9 @@ def test_gradients_match_tf():
             return (tf.zeros_like(y) if gy is None else gy), gx, gw
 
         want = _tf_run(build, soft, logits, w)
-        got = jax.jit(
-            jax.grad(lambda y, x, w, ours=ours: ours(y, x, w, label_smoothing=0.2), argnums=(0, 1, 2))
-        )(soft, logits, w)
+        got = jax.jit(jax.grad(lambda y, x, w, ours=ours: ours(y, x, w, label_smoothing=0.2), argnums=(0, 1, 2)))(
+            soft, logits, w
+        )
         for g, v, name in zip(got, want, ("labels", "logits", "weights"), strict=True):
             np.testing.assert_allclose(g, v, rtol=1e-5, atol=1e-7, err_msg=f"{loss} d/d{name}")
     # softmax stops the gradient into the labels, as TF does (checked above: 0).

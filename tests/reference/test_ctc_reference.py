@@ -94,8 +94,9 @@ def test_matches_optax_on_feasible_inputs(blank):
     want = jax.jit(optax.ctc_loss, static_argnames="blank_id")(logits, frame_pad, labels, label_pad, blank_id=blank)
     got = jaxloss.ctc(logits, labels, logit_paddings=frame_pad, label_paddings=label_pad, blank_id=blank)
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
-    grad = jax.grad(lambda z: jnp.sum(jaxloss.ctc(z, labels, logit_paddings=frame_pad, label_paddings=label_pad,
-                                                  blank_id=blank)))(logits)
+    grad = jax.grad(
+        lambda z: jnp.sum(jaxloss.ctc(z, labels, logit_paddings=frame_pad, label_paddings=label_pad, blank_id=blank))
+    )(logits)
     want_grad = jit_grad(lambda z: jnp.sum(optax.ctc_loss(z, frame_pad, labels, label_pad, blank_id=blank)))(logits)
     np.testing.assert_allclose(grad, want_grad, rtol=RTOL, atol=1e-6)
 

@@ -184,9 +184,7 @@ SAVED = {
         None,
         Y_CLASS,
     ),
-    "CategoricalGeneralizedCrossEntropy": (
-        lambda: jk.CategoricalGeneralizedCrossEntropy(q=0.3), "softmax", Y_CLASS
-    ),
+    "CategoricalGeneralizedCrossEntropy": (lambda: jk.CategoricalGeneralizedCrossEntropy(q=0.3), "softmax", Y_CLASS),
     "Poisson": (lambda: jk.Poisson(reduction="sum"), "softplus", Y_POS),
     "KLDivergence": (lambda: jk.KLDivergence(reduction="mean_with_sample_weight"), "softmax", Y_DIST),
     "MeanSquaredError": (lambda: jk.MeanSquaredError(reduction="sum", name="mse_twin"), None, Y_REG),
@@ -259,7 +257,11 @@ def _python(code, *args):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
@@ -295,7 +297,9 @@ def test_load_in_a_fresh_process_that_imports_jaxloss_before_keras(tmp_path):
         value = float(model.evaluate(x, y, batch_size=len(x), verbose=0))
         print(json.dumps({"config": model.loss.get_config(), "value": value}))
         """,
-        tmp_path / "huber.keras", tmp_path / "x.npy", tmp_path / "y.npy",
+        tmp_path / "huber.keras",
+        tmp_path / "x.npy",
+        tmp_path / "y.npy",
     )
     result = json.loads(out.strip().splitlines()[-1])
     assert result["config"] == loss.get_config() and result["config"]["delta"] == 0.3

@@ -27,8 +27,9 @@ CLASS_WEIGHTS = (RNG.random(V) + 0.25).astype(np.float32)
 def _torch(weight=None, label_smoothing=0.0):
     logits = torch.tensor(LOGITS, dtype=torch.float64, requires_grad=True)
     w = None if weight is None else torch.tensor(weight, dtype=torch.float64)
-    out = torch.nn.functional.cross_entropy(logits, torch.tensor(LABELS), weight=w, ignore_index=-100,
-                                            label_smoothing=label_smoothing, reduction="mean")
+    out = torch.nn.functional.cross_entropy(
+        logits, torch.tensor(LABELS), weight=w, ignore_index=-100, label_smoothing=label_smoothing, reduction="mean"
+    )
     out.backward()
     return out.item(), logits.grad.numpy()
 

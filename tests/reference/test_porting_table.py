@@ -228,6 +228,7 @@ def test_keras_row(case):
 
 # --- TensorFlow 1: tf.compat.v1.losses.X(labels, predictions) -------------------------------
 
+
 def _tf1():
     import tensorflow as tf
 
@@ -237,23 +238,27 @@ def _tf1():
 TF1 = {
     "softmax_cross_entropy(onehot, logits, weights=w, label_smoothing=0.1)": (
         lambda tf: tf.softmax_cross_entropy(ONE_HOT, Z, weights=W_EX, label_smoothing=0.1),
-        lambda: jaxloss.Loss(jaxloss.softmax_cross_entropy, label_smoothing=0.1,
-                             reduction="sum_by_nonzero_weights")(Z, ONE_HOT, weights=W_EX),
+        lambda: jaxloss.Loss(jaxloss.softmax_cross_entropy, label_smoothing=0.1, reduction="sum_by_nonzero_weights")(
+            Z, ONE_HOT, weights=W_EX
+        ),
     ),
     "sparse_softmax_cross_entropy(labels, logits, weights=w)": (
         lambda tf: tf.sparse_softmax_cross_entropy(K, Z, weights=W_EX),
-        lambda: jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy,
-                             reduction="sum_by_nonzero_weights")(Z, K, weights=W_EX),
+        lambda: jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, reduction="sum_by_nonzero_weights")(
+            Z, K, weights=W_EX
+        ),
     ),
     "sigmoid_cross_entropy(labels, logits, label_smoothing=0.1)": (
         lambda tf: tf.sigmoid_cross_entropy(Y01, Z, label_smoothing=0.1),
-        lambda: jaxloss.Loss(jaxloss.sigmoid_binary_cross_entropy, label_smoothing=0.1,
-                             reduction="sum_by_nonzero_weights")(Z, Y01),
+        lambda: jaxloss.Loss(
+            jaxloss.sigmoid_binary_cross_entropy, label_smoothing=0.1, reduction="sum_by_nonzero_weights"
+        )(Z, Y01),
     ),
     "sigmoid_cross_entropy(labels, logits, weights=w[:, None])": (
         lambda tf: tf.sigmoid_cross_entropy(Y01, Z, weights=W_EX[:, None]),
-        lambda: jaxloss.Loss(jaxloss.sigmoid_binary_cross_entropy,
-                             reduction="sum_by_nonzero_weights")(Z, Y01, weights=W_EX[:, None]),
+        lambda: jaxloss.Loss(jaxloss.sigmoid_binary_cross_entropy, reduction="sum_by_nonzero_weights")(
+            Z, Y01, weights=W_EX[:, None]
+        ),
     ),
     "log_loss(labels, predictions)": (
         lambda tf: tf.log_loss(Y01, P),
@@ -276,10 +281,12 @@ TF1 = {
         lambda: jaxloss.Loss(jaxloss.absolute_error, reduction="sum_by_nonzero_weights")(X, T),
     ),
     "cosine_distance(labels, predictions, axis=1) on unit vectors": (
-        lambda tf: tf.cosine_distance(T / np.linalg.norm(T, axis=1, keepdims=True),
-                                      X / np.linalg.norm(X, axis=1, keepdims=True), axis=1),
+        lambda tf: tf.cosine_distance(
+            T / np.linalg.norm(T, axis=1, keepdims=True), X / np.linalg.norm(X, axis=1, keepdims=True), axis=1
+        ),
         lambda: jaxloss.Loss(jaxloss.cosine_distance, normalize=False, reduction="sum_by_nonzero_weights")(
-            X / np.linalg.norm(X, axis=1, keepdims=True), T / np.linalg.norm(T, axis=1, keepdims=True)),
+            X / np.linalg.norm(X, axis=1, keepdims=True), T / np.linalg.norm(T, axis=1, keepdims=True)
+        ),
     ),
     "mean_pairwise_squared_error(labels, predictions)": (
         lambda tf: tf.mean_pairwise_squared_error(T, X),
@@ -470,23 +477,31 @@ TORCH = {
     ),
     "cross_entropy(..., reduction='sum', label_smoothing=0.1)": (
         lambda: F.cross_entropy(_t(Z), _t(K_IGN), reduction="sum", label_smoothing=0.1),
-        lambda: jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, ignore_index=-100, label_smoothing=0.1,
-                             reduction="sum")(Z, K_IGN),
+        lambda: jaxloss.Loss(
+            jaxloss.sparse_softmax_cross_entropy, ignore_index=-100, label_smoothing=0.1, reduction="sum"
+        )(Z, K_IGN),
     ),
     "cross_entropy(..., weight=w)": (
         lambda: F.cross_entropy(_t(Z), _t(K), weight=_t(W_CLASS)),
-        lambda: jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, class_weights=W_CLASS,
-                             reduction="weighted_mean")(Z, K),
+        lambda: jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, class_weights=W_CLASS, reduction="weighted_mean")(
+            Z, K
+        ),
     ),
     "cross_entropy(..., weight=w) with -100 labels": (
         lambda: F.cross_entropy(_t(Z), _t(K_IGN), weight=_t(W_CLASS)),
-        lambda: jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, class_weights=W_CLASS, ignore_index=-100,
-                             reduction="weighted_mean")(Z, K_IGN),
+        lambda: jaxloss.Loss(
+            jaxloss.sparse_softmax_cross_entropy, class_weights=W_CLASS, ignore_index=-100, reduction="weighted_mean"
+        )(Z, K_IGN),
     ),
     "cross_entropy(..., weight=w, label_smoothing=0.1) with -100 labels": (
         lambda: F.cross_entropy(_t(Z), _t(K_IGN), weight=_t(W_CLASS), label_smoothing=0.1),
-        lambda: jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, class_weights=W_CLASS, ignore_index=-100,
-                             label_smoothing=0.1, reduction="weighted_mean")(Z, K_IGN),
+        lambda: jaxloss.Loss(
+            jaxloss.sparse_softmax_cross_entropy,
+            class_weights=W_CLASS,
+            ignore_index=-100,
+            label_smoothing=0.1,
+            reduction="weighted_mean",
+        )(Z, K_IGN),
     ),
     "cross_entropy(..., weight=w, reduction='none')": (
         lambda: F.cross_entropy(_t(Z), _t(K_IGN), weight=_t(W_CLASS), reduction="none"),
@@ -526,8 +541,7 @@ TORCH = {
     ),
     "kl_div(log_p, log_t, reduction='batchmean', log_target=True)": (
         lambda: F.kl_div(_t(np.log(P)), _t(np.log(SOFT)), reduction="batchmean", log_target=True),
-        lambda: jaxloss.reduce(jaxloss.kl_divergence(jnp.log(P), jnp.log(SOFT), log_targets=True),
-                               reduction="sum") / B,
+        lambda: jaxloss.reduce(jaxloss.kl_divergence(jnp.log(P), jnp.log(SOFT), log_targets=True), reduction="sum") / B,
     ),
     "kl_div(log_p, t) (reduction='mean': every element)": (
         lambda: _without_warning(F.kl_div, _t(np.log(P)), _t(SOFT), reduction="mean"),
@@ -581,13 +595,14 @@ TORCH = {
         lambda: _torch_ctc("mean"),
         lambda: jaxloss.reduce(
             jaxloss.ctc(CTC_LP, CTC_LABELS, logit_paddings=CTC_FRAME_PAD, label_paddings=CTC_LABEL_PAD),
-            1.0 / np.maximum(CTC_TL, 1).astype(np.float32)),
+            1.0 / np.maximum(CTC_TL, 1).astype(np.float32),
+        ),
     ),
     "ctc_loss(..., reduction='sum')": (
         lambda: _torch_ctc("sum"),
         lambda: jaxloss.reduce(
-            jaxloss.ctc(CTC_LP, CTC_LABELS, logit_paddings=CTC_FRAME_PAD, label_paddings=CTC_LABEL_PAD),
-            reduction="sum"),
+            jaxloss.ctc(CTC_LP, CTC_LABELS, logit_paddings=CTC_FRAME_PAD, label_paddings=CTC_LABEL_PAD), reduction="sum"
+        ),
     ),
 }
 
@@ -623,8 +638,9 @@ def test_weighted_mean_denominator_is_the_kept_class_weights():
     kept = K_IGN != -100
     per_example = np.asarray(jaxloss.sparse_softmax_cross_entropy(Z, K_IGN, class_weights=W_CLASS, ignore_index=-100))
     by_hand = per_example.sum() / W_CLASS[K_IGN[kept]].sum()
-    ours = jaxloss.Loss(jaxloss.sparse_softmax_cross_entropy, class_weights=W_CLASS, ignore_index=-100,
-                        reduction="weighted_mean")(Z, K_IGN)
+    ours = jaxloss.Loss(
+        jaxloss.sparse_softmax_cross_entropy, class_weights=W_CLASS, ignore_index=-100, reduction="weighted_mean"
+    )(Z, K_IGN)
     _close(ours, by_hand)
     _close(ours, F.cross_entropy(_t(Z), _t(K_IGN), weight=_t(W_CLASS)).item())
 
@@ -647,8 +663,9 @@ def test_fused_class_weights_weighted_mean_is_torch_weighted_mean():
     """The fused head's class_weights and weighted_mean follow Loss's rules: torch's cross_entropy(weight=w)."""
     logits = HIDDEN @ HEAD
     expected = F.cross_entropy(_t(logits), _t(K_IGN), weight=_t(W_CLASS), label_smoothing=0.1).item()
-    ours = jaxloss.fused_linear_cross_entropy(HIDDEN, HEAD, K_IGN, class_weights=W_CLASS, ignore_index=-100,
-                                              label_smoothing=0.1, reduction="weighted_mean")
+    ours = jaxloss.fused_linear_cross_entropy(
+        HIDDEN, HEAD, K_IGN, class_weights=W_CLASS, ignore_index=-100, label_smoothing=0.1, reduction="weighted_mean"
+    )
     _close(ours, expected)
 
 
@@ -667,9 +684,17 @@ def test_the_porting_page_lists_every_torch_loss_with_its_twins_and_core():
 
     rows = _namespace_table()
     functions = sorted(
-        name for name in dir(F)
-        if name.endswith("_loss") or name in {"cross_entropy", "binary_cross_entropy",
-                                              "binary_cross_entropy_with_logits", "kl_div", "linear_cross_entropy"}
+        name
+        for name in dir(F)
+        if name.endswith("_loss")
+        or name
+        in {
+            "cross_entropy",
+            "binary_cross_entropy",
+            "binary_cross_entropy_with_logits",
+            "kl_div",
+            "linear_cross_entropy",
+        }
     )
     classes = sorted(set(torch.nn.modules.loss.__all__) - {"NLLLoss2d"})  # deprecated: NLLLoss on [N, C, H, W]
     assert sorted(r[0] for r in rows) == functions

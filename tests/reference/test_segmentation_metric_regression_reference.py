@@ -27,7 +27,10 @@ def test_dice_and_tversky_vs_keras(rng, axis):
     t = (rng.random((3, 4, 5)) > 0.5).astype(np.float32)
     _close(jaxloss.dice(p, t, axis=axis), keras.losses.dice(t, p, axis=axis))
     # Keras's alpha multiplies its "fp" = sum((1 - y_pred) y_true), our FN: swap.
-    _close(jaxloss.tversky(p, t, alpha=0.7, beta=0.3, axis=axis), keras.losses.tversky(t, p, alpha=0.3, beta=0.7, axis=axis))  # noqa: E501
+    _close(
+        jaxloss.tversky(p, t, alpha=0.7, beta=0.3, axis=axis),
+        keras.losses.tversky(t, p, alpha=0.3, beta=0.7, axis=axis),
+    )  # noqa: E501
     z = np.zeros((2, 3), np.float32)
     _close(jaxloss.dice(z, z, axis=None), keras.losses.dice(z, z))
 
@@ -44,7 +47,8 @@ def test_circle_vs_keras(rng, opts):
     _close(
         jaxloss.circle(e, y, ref_embeddings=r, ref_labels=ry, **opts),
         keras.losses.circle(y, e, ref_labels=ry, ref_embeddings=r, **opts),
-        rtol=1e-4, atol=1e-5,
+        rtol=1e-4,
+        atol=1e-5,
     )
 
 
@@ -59,8 +63,12 @@ def test_generalized_cross_entropy_vs_keras(rng, q):
 
 @pytest.mark.parametrize(
     "opts",
-    [{}, {"apply_class_balancing": True, "alpha": 0.3}, {"gamma": 0.5, "label_smoothing": 0.2},
-     {"apply_class_balancing": True, "alpha": 0.8, "gamma": 0.0}],
+    [
+        {},
+        {"apply_class_balancing": True, "alpha": 0.3},
+        {"gamma": 0.5, "label_smoothing": 0.2},
+        {"apply_class_balancing": True, "alpha": 0.8, "gamma": 0.0},
+    ],
 )
 def test_binary_focal_vs_keras(rng, opts):
     p = rng.random((4, 6)).astype(np.float32)
@@ -85,7 +93,10 @@ def test_categorical_focal_vs_keras(rng, opts):
     kopts.setdefault("alpha", 0.25)
     ours_opts = dict(opts)
     ours_opts.setdefault("alpha", 0.25)
-    _close(jaxloss.categorical_focal_cross_entropy(p, y, **ours_opts), keras.losses.categorical_focal_crossentropy(y, p, **kopts))  # noqa: E501
+    _close(
+        jaxloss.categorical_focal_cross_entropy(p, y, **ours_opts),
+        keras.losses.categorical_focal_crossentropy(y, p, **kopts),
+    )  # noqa: E501
 
 
 def test_percentage_and_log_errors_vs_keras(rng):
@@ -112,7 +123,9 @@ def test_pairwise_squared_error_vs_tf1_graph(tf1, rng, weights_kind):
     axes = (1, 2)
     count = np.sum(np.broadcast_to(w != 0, labels.shape), axis=axes)
     per_example = jaxloss.pairwise_squared_error(preds, labels, axis=axes, count=count)
-    ours = np.sum(np.broadcast_to(np.asarray(per_example)[:, None, None], np.broadcast_shapes((3, 1, 1), np.shape(w))) * w)  # noqa: E501
+    ours = np.sum(
+        np.broadcast_to(np.asarray(per_example)[:, None, None], np.broadcast_shapes((3, 1, 1), np.shape(w))) * w
+    )  # noqa: E501
     _close(ours, ref, rtol=1e-5, atol=1e-6)
 
 
@@ -121,6 +134,7 @@ def test_cosine_distance_unnormalised_vs_tf1_graph(tf1, rng):
     preds = rng.normal(size=(4, 3)).astype(np.float32)
     ref = tf1(
         lambda a, b: tf.compat.v1.losses.cosine_distance(a, b, axis=1, reduction=tf.compat.v1.losses.Reduction.NONE),
-        labels, preds,
+        labels,
+        preds,
     )
     _close(jaxloss.cosine_distance(preds, labels, axis=1, normalize=False)[:, None], ref, atol=1e-6)

@@ -59,17 +59,29 @@ def test_fused_grpo_equals_trl(config):
     lp = _torch_log_probs(th, tw, tb, labels, temperature)
     old = (lp.detach().numpy() + 0.2 * rng.normal(size=(B, T))).astype(np.float32)
     beta = config.get("beta", 0.0)
-    value, dlp, _ = trl_grpo(lp.detach().numpy(), adv, mask, old_per_token_logps=old,
-                             ref_per_token_logps=ref if beta else None, **config)
+    value, dlp, _ = trl_grpo(
+        lp.detach().numpy(), adv, mask, old_per_token_logps=old, ref_per_token_logps=ref if beta else None, **config
+    )
     dh, dw, db = torch.autograd.grad(lp, (th, tw, tb), grad_outputs=torch.tensor(dlp))
 
     def ours(h, w, b):
-        return jaxloss.fused_linear_grpo(h, w, labels, old, adv, where=mask, bias=b,
-                                         ref_log_probs=ref if beta else None, temperature=temperature,
-                                         chunk_size=4, **config)
+        return jaxloss.fused_linear_grpo(
+            h,
+            w,
+            labels,
+            old,
+            adv,
+            where=mask,
+            bias=b,
+            ref_log_probs=ref if beta else None,
+            temperature=temperature,
+            chunk_size=4,
+            **config,
+        )
 
     got_value, (gh, gw, gb) = jax.jit(jax.value_and_grad(ours, argnums=(0, 1, 2)))(
-        jnp.asarray(hidden), jnp.asarray(weight), jnp.asarray(bias))
+        jnp.asarray(hidden), jnp.asarray(weight), jnp.asarray(bias)
+    )
     np.testing.assert_allclose(got_value, value, rtol=1e-5, atol=1e-6)
     for got, want, name in ((gh, dh, "hidden"), (gw, dw, "weight"), (gb, db, "bias")):
         np.testing.assert_allclose(np.asarray(got), want.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)

@@ -89,8 +89,14 @@ def _ours(options, old, adv, num_items=None, *, jit=False):
 
     def loss(lp):
         return jaxloss.grpo(
-            lp, old, adv, where=MASK, ref_log_probs=REF, num_items=num_items,
-            max_completion_length=options["max_completion_length"], **opts,
+            lp,
+            old,
+            adv,
+            where=MASK,
+            ref_log_probs=REF,
+            num_items=num_items,
+            max_completion_length=options["max_completion_length"],
+            **opts,
         )
 
     value_and_grad = jax.value_and_grad(loss)
@@ -104,8 +110,14 @@ def _ours(options, old, adv, num_items=None, *, jit=False):
 def _trl(options, old, adv, **extra):
     options = dict(options)
     return trl_ref.trl_grpo(
-        LP, adv, MASK.astype(np.int64), old_per_token_logps=old, ref_per_token_logps=REF,
-        loss_type=options.pop("loss_type"), **options, **extra,
+        LP,
+        adv,
+        MASK.astype(np.int64),
+        old_per_token_logps=old,
+        ref_per_token_logps=REF,
+        loss_type=options.pop("loss_type"),
+        **options,
+        **extra,
     )
 
 
@@ -192,13 +204,21 @@ def test_ppo_clip_equals_trl_per_token_loss():
     # TRL's per-token clipped surrogate: with B = 1 and one active token at a
     # time, luspo's aggregation is the per-token loss itself.
     ours = np.asarray(jaxloss.ppo_clip(LP, OLD, ADV2, epsilon=0.2, epsilon_high=0.28, where=MASK))
-    grads = np.asarray(jax.grad(lambda lp: jnp.sum(jaxloss.ppo_clip(lp, OLD, ADV2, epsilon_high=0.28, where=MASK)))(
-        jnp.asarray(LP)))
+    grads = np.asarray(
+        jax.grad(lambda lp: jnp.sum(jaxloss.ppo_clip(lp, OLD, ADV2, epsilon_high=0.28, where=MASK)))(jnp.asarray(LP))
+    )
     for b, t in zip(*np.nonzero(MASK), strict=True):
         one = np.zeros((1, T), np.int64)
         one[0, t] = 1
-        loss, g, _ = trl_ref.trl_grpo(LP[b : b + 1], ADV2[b : b + 1], one, old_per_token_logps=OLD[b : b + 1],
-                                      loss_type="luspo", epsilon=0.2, epsilon_high=0.28)
+        loss, g, _ = trl_ref.trl_grpo(
+            LP[b : b + 1],
+            ADV2[b : b + 1],
+            one,
+            old_per_token_logps=OLD[b : b + 1],
+            loss_type="luspo",
+            epsilon=0.2,
+            epsilon_high=0.28,
+        )
         np.testing.assert_allclose(ours[b, t], loss, **TOL)
         np.testing.assert_allclose(grads[b, t], g[0, t], **TOL)
     assert np.all(ours[~MASK] == 0.0)
@@ -210,8 +230,14 @@ def test_k3_kl_equals_trl_per_token_kl():
     for b, t in list(zip(*np.nonzero(MASK), strict=True))[:6]:
         one = np.zeros((1, T), np.int64)
         one[0, t] = 1
-        _, _, logged = trl_ref.trl_grpo(LP[b : b + 1], ADV1[b : b + 1], one, ref_per_token_logps=REF[b : b + 1],
-                                        beta=0.04, use_bias_correction_kl=False)
+        _, _, logged = trl_ref.trl_grpo(
+            LP[b : b + 1],
+            ADV1[b : b + 1],
+            one,
+            ref_per_token_logps=REF[b : b + 1],
+            beta=0.04,
+            use_bias_correction_kl=False,
+        )
         np.testing.assert_allclose(ours[b, t], logged["kl"], **TOL)
 
 
@@ -242,10 +268,16 @@ def test_group_advantages_equal_trl(scale, aggregation, group_size):
     weights = np.array([1.0, 0.5, 2.0], np.float32)
     cases = [(SINGLE, None, SINGLE[:, None]), (MULTI, weights, MULTI), (MULTI, None, MULTI)]
     for rewards, w, per_func in cases:
-        ours = jaxloss.group_advantages(rewards, group_size=group_size, scale=scale, reward_weights=w,
-                                        aggregation=aggregation)
-        theirs = trl_ref.trl_advantages(per_func, num_generations=group_size, scale_rewards=scale,
-                                        reward_weights=w, multi_objective_aggregation=aggregation)
+        ours = jaxloss.group_advantages(
+            rewards, group_size=group_size, scale=scale, reward_weights=w, aggregation=aggregation
+        )
+        theirs = trl_ref.trl_advantages(
+            per_func,
+            num_generations=group_size,
+            scale_rewards=scale,
+            reward_weights=w,
+            multi_objective_aggregation=aggregation,
+        )
         assert not np.isnan(theirs).any()
         np.testing.assert_allclose(np.asarray(ours), theirs, **TOL)
 
@@ -253,8 +285,10 @@ def test_group_advantages_equal_trl(scale, aggregation, group_size):
 def test_group_advantages_single_completion_batch_equals_trl():
     for aggregation in ("sum_then_normalize", "normalize_then_sum"):
         for scale in ("group", "batch"):
-            ours = jaxloss.group_advantages(np.array([2.0], np.float32), group_size=1, scale=scale,
-                                            aggregation=aggregation)
-            theirs = trl_ref.trl_advantages(np.array([[2.0]]), num_generations=1, scale_rewards=scale,
-                                            multi_objective_aggregation=aggregation)
+            ours = jaxloss.group_advantages(
+                np.array([2.0], np.float32), group_size=1, scale=scale, aggregation=aggregation
+            )
+            theirs = trl_ref.trl_advantages(
+                np.array([[2.0]]), num_generations=1, scale_rewards=scale, multi_objective_aggregation=aggregation
+            )
             np.testing.assert_allclose(np.asarray(ours), theirs, **TOL)

@@ -54,8 +54,13 @@ def _jax_dpo(options, ld_alpha=None):
 
     def loss(lc, lr):
         out = jaxloss.dpo(
-            seq(lc, mc, w_c), seq(lr, mr, w_r), c0, r0,
-            chosen_lengths=lengths[:B], rejected_lengths=lengths[B:], **options,
+            seq(lc, mc, w_c),
+            seq(lr, mr, w_r),
+            c0,
+            r0,
+            chosen_lengths=lengths[:B],
+            rejected_lengths=lengths[B:],
+            **options,
         )
         return jnp.mean(out.losses), out
 
@@ -173,8 +178,16 @@ def test_kto(loss_type, kl_shift, weights):
     kl_seq = (KL_LOGPS * KL_MASK[:, 1:]).sum(1)
     ref_kl = (kl_seq - kl_shift + RNG.normal(0.0, 0.5, KTO_N)).astype(np.float32)
     want, want_grad, metrics = trl.trl_kto(
-        KTO_LOGPS, KTO_MASK, KTO_REF, KTO_LABELS, kl_token_logps=KL_LOGPS, kl_completion_mask=KL_MASK,
-        ref_kl_logps=ref_kl, loss_type=loss_type, beta=0.3, desirable_weight=weights[0],
+        KTO_LOGPS,
+        KTO_MASK,
+        KTO_REF,
+        KTO_LABELS,
+        kl_token_logps=KL_LOGPS,
+        kl_completion_mask=KL_MASK,
+        ref_kl_logps=ref_kl,
+        loss_type=loss_type,
+        beta=0.3,
+        desirable_weight=weights[0],
         undesirable_weight=weights[1],
     )
     mask = KTO_MASK[:, 1:].astype(bool)
@@ -182,8 +195,14 @@ def test_kto(loss_type, kl_shift, weights):
 
     def loss(lp):
         out = jaxloss.kto(
-            jaxloss.sequence_log_probs(lp, where=mask), KTO_REF, KTO_LABELS, kl=kl, beta=0.3,
-            desirable_weight=weights[0], undesirable_weight=weights[1], loss_type=loss_type,
+            jaxloss.sequence_log_probs(lp, where=mask),
+            KTO_REF,
+            KTO_LABELS,
+            kl=kl,
+            beta=0.3,
+            desirable_weight=weights[0],
+            undesirable_weight=weights[1],
+            loss_type=loss_type,
         )
         return jnp.mean(out.losses), out
 
@@ -223,8 +242,14 @@ def _elementwise(fn):
 @pytest.mark.parametrize("alpha", [0.0, 0.25, -0.4])
 @pytest.mark.parametrize(
     ("loss_type", "options"),
-    [("sigmoid", {}), ("sigmoid", {"label_smoothing": 0.1}), ("hinge", {}), ("ipo", {}),
-     ("simpo", {"beta": 2.0, "simpo_gamma": 0.8}), ("simpo", {"beta": 2.0, "label_smoothing": 0.1})],
+    [
+        ("sigmoid", {}),
+        ("sigmoid", {"label_smoothing": 0.1}),
+        ("hinge", {}),
+        ("ipo", {}),
+        ("simpo", {"beta": 2.0, "simpo_gamma": 0.8}),
+        ("simpo", {"beta": 2.0, "label_smoothing": 0.1}),
+    ],
     ids=str,
 )
 def test_cpo(loss_type, options, alpha):
@@ -237,10 +262,12 @@ def test_cpo(loss_type, options, alpha):
 
 @pytest.mark.parametrize(("beta", "gamma", "label_smoothing"), [(2.0, 0.5, 0.0), (2.5, 1.4, 0.05)])
 def test_simpo_is_cpo_simpo(beta, gamma, label_smoothing):
-    want = trl.trl_cpo(AVG_C, AVG_R, COT, loss_type="simpo", beta=beta, simpo_gamma=gamma,
-                       label_smoothing=label_smoothing)
-    out, gc, gr = _elementwise(lambda c, r: jaxloss.simpo(c, r, beta=beta, gamma=gamma,
-                                                          label_smoothing=label_smoothing))
+    want = trl.trl_cpo(
+        AVG_C, AVG_R, COT, loss_type="simpo", beta=beta, simpo_gamma=gamma, label_smoothing=label_smoothing
+    )
+    out, gc, gr = _elementwise(
+        lambda c, r: jaxloss.simpo(c, r, beta=beta, gamma=gamma, label_smoothing=label_smoothing)
+    )
     for got, ref in zip((out.losses, out.chosen_rewards, out.rejected_rewards, gc, gr), want, strict=True):
         np.testing.assert_allclose(got, ref, **TOL)
 
@@ -249,8 +276,9 @@ def test_simpo_is_cpo_simpo(beta, gamma, label_smoothing):
 def test_orpo(beta):
     losses, rc, rr, gc_want, gr_want, mean_ratio, mean_log_odds = trl.trl_orpo(AVG_C, AVG_R, COT, beta=beta)
     out, gc, gr = _elementwise(lambda c, r: jaxloss.orpo(c, r, beta=beta))
-    for got, ref in zip((out.losses, out.chosen_rewards, out.rejected_rewards, gc, gr),
-                        (losses, rc, rr, gc_want, gr_want), strict=True):
+    for got, ref in zip(
+        (out.losses, out.chosen_rewards, out.rejected_rewards, gc, gr), (losses, rc, rr, gc_want, gr_want), strict=True
+    ):
         np.testing.assert_allclose(got, ref, **TOL)
     np.testing.assert_allclose(np.mean(out.log_odds), mean_log_odds, **TOL)
     np.testing.assert_allclose(-np.mean(out.losses) / beta, mean_ratio, **TOL)
