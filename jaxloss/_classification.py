@@ -18,11 +18,11 @@ from jaxloss._primitives import (
     log_softmax,
     log_sum_exp_shifted,
     normalize,
+    poly1_cross_entropy_rows,
     power,
     row_max,
     safe_mul,
     sigmoid_focal_weight,
-    softmax,
     softplus,
 )
 
@@ -216,7 +216,9 @@ def sparse_softmax_cross_entropy(
     # nll = log_s - (z_y - m). Subtracting m from the target logit first keeps
     # full precision when the target dominates (lse - z_y would cancel).
     shift = row_max(x, -1)
-    log_s = log_sum_exp_shifted(x, shift, -1)[..., 0]
+    # Keep the exponentials for the gradient unless x is a float32 copy of
+    # 16-bit logits (which would make them a second [..., C] temporary).
+    log_s = log_sum_exp_shifted(x, shift, -1, logits.dtype == dtype)[..., 0]
     shift = shift[..., 0]
     row_ok = log_s > -jnp.inf  # at least one class is not masked
     safe_log_s = jnp.where(row_ok, log_s, 0.0)
@@ -345,10 +347,7 @@ def poly1_cross_entropy(
     _checks.check_range(epsilon, "epsilon")
     logits, labels, _ = _dense_inputs(logits, labels, axis, None)
     labels = _smooth_dense(labels, label_smoothing, logits.shape[-1], None)
-    log_p = log_softmax(logits, -1)
-    cross_entropy = -jnp.sum(safe_mul(labels, log_p), axis=-1)
-    one_minus_pt = jnp.sum(labels * (1.0 - softmax(logits, -1)), axis=-1)
-    return cross_entropy + epsilon * one_minus_pt
+    return poly1_cross_entropy_rows(logits, labels, float(epsilon))
 
 
 @_checks.declare(targets="distributions", class_weights="class_weights", non_negative=("class_weights",))

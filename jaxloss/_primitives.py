@@ -29,6 +29,7 @@ __all__ = [
     "logsumexp",
     "log_cosh",
     "normalize",
+    "poly1_cross_entropy_rows",
     "poisson_deviance_log",
     "poisson_deviance_rate",
     "power",
@@ -55,8 +56,8 @@ def row_max(x: jax.Array, axis: int) -> jax.Array:
     return lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0.0))
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
-def log_sum_exp_shifted(x: jax.Array, shift: jax.Array, axis: int) -> jax.Array:
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3))
+def log_sum_exp_shifted(x: jax.Array, shift: jax.Array, axis: int, keep_exp: bool = False) -> jax.Array:
     """``log(sum(exp(x - shift)))`` along ``axis`` (kept), for a row-constant ``shift``.
 
     With ``shift = row_max(x)`` every term is at most 1, so nothing overflows;
@@ -65,6 +66,15 @@ def log_sum_exp_shifted(x: jax.Array, shift: jax.Array, axis: int) -> jax.Array:
     ``x - (shift + log s)`` would lose to cancellation when one logit
     dominates. ``-inf`` entries are "masked": they add exp(-inf) = 0. A row
     that is all ``-inf`` gives ``-inf`` (an empty sum), never ``nan``.
+
+    ``keep_exp`` (static) only changes how the derivative is computed, never
+    a value: with it, the exponentials of the forward pass are kept and
+    divided by their sum to give the softmax (one exponential per entry, and
+    XLA turns the kept ``[..., C]`` array into the gradient in place); without
+    it, the softmax is recomputed from ``x`` (two exponentials per entry, but
+    no ``[..., C]`` array beyond ``x``). Pass it when ``x`` is the caller's own
+    array (not a float32 copy of 16-bit logits, which would then be a second
+    temporary).
     """
     # Written x + (-shift), not x - shift: the backward pass forms x - shift
     # too, and XLA:CPU materialises a [..., C] subexpression shared by the
@@ -73,14 +83,22 @@ def log_sum_exp_shifted(x: jax.Array, shift: jax.Array, axis: int) -> jax.Array:
 
 
 @log_sum_exp_shifted.defjvp
-def _log_sum_exp_shifted_jvp(axis, primals, tangents):
-    # d = sum(softmax * (dx - dshift)). softmax is exp(x - shift - out), 0 on
-    # -inf entries; a row whose out is -inf gets a zero softmax instead of the
-    # nan that autodiff gives there (jax#6811).
+def _log_sum_exp_shifted_jvp(axis, keep_exp, primals, tangents):
+    # d = sum(softmax * (dx - dshift)). softmax is 0 on -inf entries; a row
+    # whose out is -inf gets a zero softmax instead of the nan that autodiff
+    # gives there (jax#6811).
     x, shift = primals
     dx, dshift = tangents
-    out = log_sum_exp_shifted(x, shift, axis)
-    p = _softmax_shifted(x, shift, out)
+    if keep_exp:
+        # One exponential per entry: 4096 x 32768 float32 forward + backward
+        # 0.96x optax's time against 1.13x recomputing (benchmarks/).
+        e = jnp.exp(x + (-shift))
+        total = jnp.sum(e, axis=axis, keepdims=True)
+        out = jnp.log(total)
+        p = e / jnp.where(total > 0, total, 1.0)
+    else:
+        out = log_sum_exp_shifted(x, shift, axis)
+        p = _softmax_shifted(x, shift, out)
     return out, jnp.sum(p * (dx - dshift), axis=axis, keepdims=True)
 
 
@@ -138,6 +156,42 @@ def softmax(x: jax.Array, axis: int = -1, *, where: jax.Array | None = None) -> 
 # --------------------------------------------------------------------------
 # products with a log that must vanish where the coefficient is zero
 # --------------------------------------------------------------------------
+
+
+def _log_p(x: jax.Array) -> jax.Array:
+    shift = row_max(x, -1)
+    log_s = log_sum_exp_shifted(x, shift, -1)
+    return jnp.where(x > -jnp.inf, (x - shift) - jnp.where(jnp.isfinite(log_s), log_s, 0.0), -jnp.inf)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def poly1_cross_entropy_rows(x: jax.Array, y: jax.Array, epsilon: float) -> jax.Array:
+    """``-sum(y log p) + epsilon * sum(y (1 - p))`` over the last axis, ``p = softmax(x)``.
+
+    Custom JVP because autodiff keeps the softmax as a ``[..., C]`` array that
+    the forward sums and the gradient share (two float32 temporaries at
+    4096 x 32768); the rule recomputes it inside the gradient's one pass.
+    ``-inf`` logits are masked classes (``p = 0``); a zero label there adds 0.
+    """
+    log_p = _log_p(x)
+    # One reduction, so that nothing [..., C] has two readers.
+    return jnp.sum(epsilon * (y * (1.0 - jnp.exp(log_p))) - safe_mul(y, log_p), axis=-1)
+
+
+@poly1_cross_entropy_rows.defjvp
+def _poly1_cross_entropy_rows_jvp(epsilon, primals, tangents):
+    # d/dx_j = p_j (S - epsilon (y_j - p_t)) - y_j with S = sum(y), p_t = sum(y p);
+    # d/dy_j = -log p_j + epsilon (1 - p_j), with safe_mul's 0 at (y = 0, p = 0).
+    x, y = primals
+    dx, dy = tangents
+    out = poly1_cross_entropy_rows(x, y, epsilon)
+    log_p = _log_p(x)
+    p = jnp.exp(log_p)
+    total = jnp.sum(y, axis=-1, keepdims=True)
+    p_t = jnp.sum(y * p, axis=-1, keepdims=True)
+    d_x = p * (total - epsilon * (y - p_t)) - y
+    d_y = -jnp.where((y == 0) & ~jnp.isfinite(log_p), 0.0, log_p) + epsilon * (1.0 - p)
+    return out, jnp.sum(d_x * dx + d_y * dy, axis=-1)
 
 
 def safe_mul(coef: jax.Array, value: jax.Array) -> jax.Array:

@@ -1563,3 +1563,27 @@ def test_sigmoid_focal_gradient_at_huge_logits(gamma):
     hvp = jax.jit(lambda v: jax.jvp(jax.grad(loss), (v,), (tangent,))[1])(z)
     assert_all_finite(hvp, "Hessian-vector product")
     np.testing.assert_allclose(jaxloss.sigmoid_focal_loss(z, y, gamma=gamma), [0, 2e38, 2e38, 0, 1e30, 1e30])
+
+
+@pytest.mark.parametrize(
+    "loss, dtype, most",
+    [
+        ("sparse", jnp.float32, 0.0),  # the kept exponentials become the gradient in place
+        ("sparse", jnp.bfloat16, 1.0),  # the float32 copy of the logits
+        ("poly1", jnp.float32, 1.0),  # autodiff kept two (the softmax and the guarded log-softmax)
+    ],
+)
+def test_value_and_grad_keeps_few_float32_copies_of_the_logits(loss, dtype, most):
+    # XLA's own count of the temporary bytes of the compiled value_and_grad,
+    # in units of one float32 [N, C] array (no timing).
+    n, c = 256, 4096
+    logits = jax.ShapeDtypeStruct((n, c), dtype)
+    if loss == "sparse":
+        labels = jax.ShapeDtypeStruct((n,), jnp.int32)
+        fn = jaxloss.sparse_softmax_cross_entropy
+    else:
+        labels = jax.ShapeDtypeStruct((n, c), dtype)
+        fn = jaxloss.poly1_cross_entropy
+    step = jax.jit(jax.value_and_grad(lambda z, y: jnp.mean(fn(z, y))))
+    temp = step.lower(logits, labels).compile().memory_analysis().temp_size_in_bytes
+    assert temp / (n * c * 4) < most + 0.05

@@ -65,6 +65,66 @@ def test_log_sum_exp_shifted_grads():
         np.testing.assert_allclose(out, _np_logsumexp(x)[:, None] - shift, rtol=1e-12)
 
 
+@pytest.mark.parametrize("keep_exp", [False, True])
+def test_log_sum_exp_shifted_keep_exp_grads(keep_exp):
+    # keep_exp changes how the softmax of the derivative is formed (kept
+    # exponentials over their sum, or recomputed), never a value.
+    x = _rows(6)
+    shift = np.max(x, -1, keepdims=True) - 0.3
+    fn = _jit(lambda v, s: P.log_sum_exp_shifted(v, s, -1, keep_exp))
+    check_grads_x64(fn, (x, shift), eps=1e-6)
+    x[1, :2] = -INF
+    x[2, :] = -INF  # a fully masked row: value -inf, zero gradient
+    shift[2] = 0.0
+    with jax.enable_x64(True):
+        grad = jax.grad(lambda v: jnp.sum(jnp.where(jnp.isfinite(fn(v, shift)), fn(v, shift), 0.0)))(x)
+        reference = jax.grad(
+            lambda v: jnp.sum(
+                jnp.where(jnp.isfinite(P.log_sum_exp_shifted(v, shift, -1)), P.log_sum_exp_shifted(v, shift, -1), 0.0)
+            )
+        )(x)
+        grad, reference = np.asarray(grad), np.asarray(reference)
+    np.testing.assert_array_equal(grad[2], 0.0)
+    np.testing.assert_allclose(grad, reference, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.sum(grad[:2], -1), 1.0, rtol=1e-12)
+
+
+def _poly1_autodiff(x, y, epsilon):
+    log_p = P.log_softmax(x, -1)
+    return -jnp.sum(y * log_p, -1) + epsilon * jnp.sum(y * (1.0 - jnp.exp(log_p)), -1)
+
+
+@pytest.mark.parametrize("epsilon", [1.0, -0.5, 0.0])
+def test_poly1_cross_entropy_rows_grads(epsilon):
+    x = _rows(11)
+    y = np.random.default_rng(12).dirichlet(np.ones(5), size=3)
+    fn = _jit(lambda v, t: P.poly1_cross_entropy_rows(v, t, epsilon))
+    check_grads_x64(fn, (x, y), eps=1e-6)
+    with jax.enable_x64(True):
+        np.testing.assert_allclose(fn(x, y), _poly1_autodiff(x, y, epsilon), rtol=1e-12)
+        for argnum in (0, 1):
+            ours = jax.grad(lambda v, t: jnp.sum(fn(v, t)), argnum)(x, y)
+            theirs = jax.grad(lambda v, t: jnp.sum(_poly1_autodiff(v, t, epsilon)), argnum)(x, y)
+            np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-10, atol=1e-14)
+
+
+def test_poly1_cross_entropy_rows_masked_class_with_zero_label():
+    # A -inf logit is a masked class; with a zero label it adds 0 to the value
+    # to the value and to the logit gradient (safe_mul's rule), never nan.
+    x = np.array([[1.0, -INF, 0.5], [2.0, 0.0, -1.0]])
+    y = np.array([[0.7, 0.0, 0.3], [0.0, 1.0, 0.0]])
+    with jax.enable_x64(True):
+        value, (gx, gy) = jax.value_and_grad(lambda v, t: jnp.sum(P.poly1_cross_entropy_rows(v, t, 1.0)), (0, 1))(x, y)
+        expected = jnp.sum(_poly1_autodiff(jnp.asarray(x[1:]), jnp.asarray(y[1:]), 1.0)) + jnp.sum(
+            _poly1_autodiff(jnp.asarray(x[:1, [0, 2]]), jnp.asarray(y[:1, [0, 2]]), 1.0)
+        )
+        value, expected, gx, gy = (np.asarray(a) for a in (value, expected, gx, gy))
+    np.testing.assert_allclose(value, expected, rtol=1e-12)
+    assert np.all(np.isfinite(gx)) and np.all(np.isfinite(gy))
+    # d/dy there is epsilon * (1 - p) = 1: only the -y log p term is dropped.
+    assert gx[0, 1] == 0.0 and gy[0, 1] == 1.0
+
+
 def test_logsumexp_with_where_grads():
     x = _rows(1)
     mask = np.array([[1, 1, 0, 1, 0], [0, 1, 1, 1, 1], [1, 0, 0, 0, 0]], bool)
