@@ -158,12 +158,6 @@ def softmax(x: jax.Array, axis: int = -1, *, where: jax.Array | None = None) -> 
 # --------------------------------------------------------------------------
 
 
-def _log_p(x: jax.Array) -> jax.Array:
-    shift = row_max(x, -1)
-    log_s = log_sum_exp_shifted(x, shift, -1)
-    return jnp.where(x > -jnp.inf, (x - shift) - jnp.where(jnp.isfinite(log_s), log_s, 0.0), -jnp.inf)
-
-
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
 def poly1_cross_entropy_rows(x: jax.Array, y: jax.Array, epsilon: float) -> jax.Array:
     """``-sum(y log p) + epsilon * sum(y (1 - p))`` over the last axis, ``p = softmax(x)``.
@@ -173,7 +167,7 @@ def poly1_cross_entropy_rows(x: jax.Array, y: jax.Array, epsilon: float) -> jax.
     4096 x 32768); the rule recomputes it inside the gradient's one pass.
     ``-inf`` logits are masked classes (``p = 0``); a zero label there adds 0.
     """
-    log_p = _log_p(x)
+    log_p = log_softmax(x, -1)
     # One reduction, so that nothing [..., C] has two readers.
     return jnp.sum(epsilon * (y * (1.0 - jnp.exp(log_p))) - safe_mul(y, log_p), axis=-1)
 
@@ -185,7 +179,7 @@ def _poly1_cross_entropy_rows_jvp(epsilon, primals, tangents):
     x, y = primals
     dx, dy = tangents
     out = poly1_cross_entropy_rows(x, y, epsilon)
-    log_p = _log_p(x)
+    log_p = log_softmax(x, -1)
     p = jnp.exp(log_p)
     total = jnp.sum(y, axis=-1, keepdims=True)
     p_t = jnp.sum(y * p, axis=-1, keepdims=True)
